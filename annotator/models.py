@@ -1,0 +1,203 @@
+"""Tasks of the M3IT registry, their splits and their instruction pools (Stage I)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+
+class Group(models.TextChoices):
+    """The paper's eight task groups (Table 3), not the published folders."""
+
+    CAPTIONING = "captioning", "Image Captioning"
+    CLASSIFICATION = "classification", "Classification"
+    VQA = "vqa", "Visual Question Answering"
+    KVQA = "kvqa", "Knowledgeable VQA"
+    REASONING = "reasoning", "Reasoning"
+    GENERATION = "generation", "Generation"
+    CHINESE = "chinese", "Chinese"
+    VIDEO = "video", "Video"
+
+
+class Folder(models.TextChoices):
+    """The top-level folders of the published dataset (`data/<folder>/<task_dir>`)."""
+
+    CAPTIONING = "captioning"
+    CLASSIFICATION = "classification"
+    VQA = "vqa"
+    REASONING = "reasoning"
+    GENERATION = "generation"
+
+
+class Modality(models.TextChoices):
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+class Split(models.TextChoices):
+    TRAIN = "train"
+    VAL = "val"
+    TEST = "test"
+
+
+class PoolStatus(models.TextChoices):
+    """Where a task's instruction pool stands in Stage I."""
+
+    OPEN = "open", "Being written"
+    SUBMITTED = "submitted", "Submitted (locked)"
+    RETURNED = "returned", "Returned with comments"
+
+
+class TaskQuerySet(models.QuerySet):
+    def with_instruction_counts(self) -> TaskQuerySet:
+        return self.annotate(instruction_count=models.Count("instructions"))
+
+
+class Task(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    group = models.CharField(max_length=20, choices=Group.choices)
+    folder = models.CharField(max_length=20, choices=Folder.choices)
+    task_dir = models.CharField(max_length=100, help_text="Directory name under data/<folder>/.")
+    modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.IMAGE)
+    language = models.CharField(max_length=10, default="en", help_text="ISO 639-1 code, e.g. en, zh.")
+    source = models.CharField(max_length=200, blank=True)
+    licence = models.CharField(max_length=100, blank=True)
+    description = models.TextField(blank=True)
+    held_in = models.BooleanField(default=True, help_text="Used for instruction tuning (held-in).")
+    translated = models.BooleanField(default=False, help_text="A key task translated into 80 languages.")
+    published_train = models.PositiveIntegerField(default=0)
+    published_val = models.PositiveIntegerField(default=0)
+    published_test = models.PositiveIntegerField(default=0)
+    writer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="written_tasks"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviewed_tasks"
+    )
+    pool_status = models.CharField(max_length=12, choices=PoolStatus.choices, default=PoolStatus.OPEN)
+    return_comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["group", "slug"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(writer=F("reviewer")), name="task_writer_is_not_reviewer"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def clean(self) -> None:
+        if self.writer_id and self.writer_id == self.reviewer_id:
+            raise ValidationError(
+                {"reviewer": "The reviewer of a task must not be the person who writes its instructions."}
+            )
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.clean()
+        super().save(*args, **kwargs)
+
+    @property
+    def is_chinese(self) -> bool:
+        return self.language == "zh"
+
+    @property
+    def pool_locked(self) -> bool:
+        return self.pool_status == PoolStatus.SUBMITTED
+
+    def published_count(self, split: str) -> int:
+        return getattr(self, f"published_{split}")
+
+
+class QCStatus(models.TextChoices):
+    PENDING = "pending", "Not reviewed"
+    IN_REVIEW = "in_review", "In review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class TaskSplit(models.Model):
+    """One split of one task. Its QC status is the approval gate that exports read."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="splits")
+    split = models.CharField(max_length=5, choices=Split.choices)
+    qc_status = models.CharField(max_length=10, choices=QCStatus.choices, default=QCStatus.PENDING)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    qc_notes = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["task__slug", "split"]
+        constraints = [models.UniqueConstraint(fields=["task", "split"], name="unique_task_split")]
+
+    def __str__(self) -> str:
+        return f"{self.task.slug}/{self.split}"
+
+    @property
+    def is_approved(self) -> bool:
+        return self.qc_status == QCStatus.APPROVED
+
+
+class Instruction(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="instructions")
+    text = models.TextField()
+    normalized = models.TextField(editable=False, help_text="Whitespace- and case-folded text, for duplicates.")
+    position = models.PositiveIntegerField(default=0)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="instructions"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["task", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "normalized"], name="unique_instruction_per_task"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+    @staticmethod
+    def normalize(text: str) -> str:
+        return " ".join(text.split()).casefold()
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.text = self.text.strip()
+        self.normalized = self.normalize(self.text)
+        super().save(*args, **kwargs)
+
+
+class InstructionEvent(models.Model):
+    """Append-only history of a task's instruction pool: who changed what, before and after."""
+
+    class Action(models.TextChoices):
+        CREATE = "create"
+        UPDATE = "update"
+        DELETE = "delete"
+        REORDER = "reorder"
+        SUBMIT = "submit"
+        RETURN = "return"
+        UNLOCK = "unlock"
+        IMPORT = "import"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="instruction_events")
+    instruction = models.ForeignKey(Instruction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]

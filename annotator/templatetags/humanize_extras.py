@@ -1,0 +1,20 @@
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def thousands(value: object) -> str:
+    """1234567 -> '1,234,567' (without turning on django.contrib.humanize for one filter)."""
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@register.filter
+def mul(value: object, factor: object) -> float:
+    try:
+        return float(value) * float(factor)
+    except (TypeError, ValueError):
+        return 0.0

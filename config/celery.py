@@ -1,0 +1,20 @@
+"""The Celery application. Settings come from Django settings under the CELERY_ namespace."""
+
+import os
+
+from celery import Celery
+from celery.signals import worker_ready
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("m3it_studio")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@worker_ready.connect
+def _requeue_orphaned_jobs(**_: object) -> None:
+    """A worker that starts picks up jobs whose worker died (heartbeat gone stale)."""
+    from pipeline.jobs import requeue_stale_jobs
+
+    requeue_stale_jobs()

@@ -1,0 +1,41 @@
+"""The navigation bar: each app's pages appear once their URL exists, filtered by role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import NoReverseMatch, reverse
+
+from annotator import roles
+
+# (label, url name, who sees it: "all", "annotator", "reviewer", "admin")
+NAV_ITEMS = (
+    ("Home", "home", "all"),
+    ("Tasks", "task-list", "all"),
+    ("Instructions", "instruction-stats", "all"),
+    ("Samples", "sample-list", "admin"),
+    ("Imports", "import-list", "admin"),
+    ("Paraphrase", "paraphrase-start", "admin"),
+    ("Review", "review-queue", "reviewer"),
+    ("QC dashboard", "qc-dashboard", "admin"),
+    ("Exports", "export-list", "admin"),
+    ("Jobs", "job-list", "admin"),
+    ("API", "api-docs", "all"),
+)
+
+
+def navigation(request: Any) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": [], "user_roles": []}
+    user_roles = roles.roles_of(user)
+    items = []
+    for label, name, audience in NAV_ITEMS:
+        if audience != "all" and audience not in user_roles and "admin" not in user_roles:
+            continue
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            continue
+        items.append({"label": label, "url": url, "active": request.path == url})
+    return {"nav_items": items, "user_roles": user_roles}

@@ -1,0 +1,262 @@
+"""One mechanism for every long step: a Job row moved through its states by a Celery task.
+
+    @job_task(queue="default")
+    def import_split(job: Job, progress: Progress) -> dict: ...
+
+    job = start_job(JobKind.IMPORT, import_split, user=request.user, params={...})
+
+`start_job` enqueues after the surrounding transaction commits. A worker *claims* the job with
+one conditional UPDATE (queued, or running with a stale heartbeat), so a redelivered message or a
+second worker never runs the same job twice at once; a heartbeat thread keeps the claim alive.
+Bodies must be resumable (skip what an earlier attempt already committed): after a killed
+worker the job is claimed again, by redelivery (acks_late) or by `requeue_stale_jobs`, which
+every worker runs when it starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from celery import shared_task
+from celery.utils.imports import symbol_by_name
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .models import Job, JobKind, JobStatus
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("default", "llm", "gpu")
+
+JobBody = Callable[[Job, "Progress"], dict[str, Any] | None]
+
+
+class JobCancelled(Exception):
+    """Raised inside a job body when an admin asked to cancel it."""
+
+
+class Progress:
+    """Throttled progress writer: at most one UPDATE per JOB_PROGRESS_MIN_INTERVAL seconds."""
+
+    def __init__(self, job: Job, min_interval: float | None = None) -> None:
+        self.job = job
+        self.done = job.done
+        self.total = job.total
+        self.counters: dict[str, Any] = dict(job.counters or {})
+        self.message = job.message
+        self.min_interval = settings.JOB_PROGRESS_MIN_INTERVAL if min_interval is None else min_interval
+        self._last_write = 0.0
+
+    def update(
+        self,
+        done: int | None = None,
+        total: int | None = None,
+        message: str | None = None,
+        force: bool = False,
+        **counters: Any,
+    ) -> None:
+        """Set absolute values; counters given by keyword replace their previous values."""
+        if done is not None:
+            self.done = done
+        if total is not None:
+            self.total = total
+        if message is not None:
+            self.message = message[:500]
+        self.counters.update(counters)
+        self._maybe_write(force)
+
+    def add(self, n: int = 1, **counter_deltas: int) -> None:
+        """Advance `done` by n and add to counters."""
+        self.done += n
+        for key, delta in counter_deltas.items():
+            self.counters[key] = self.counters.get(key, 0) + delta
+        self._maybe_write(False)
+
+    def flush(self) -> None:
+        self._maybe_write(True)
+
+    def _maybe_write(self, force: bool) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_write < self.min_interval:
+            return
+        self._last_write = now
+        Job.objects.filter(pk=self.job.pk).update(
+            done=self.done,
+            total=self.total,
+            counters=self.counters,
+            message=self.message,
+            heartbeat_at=timezone.now(),
+        )
+        if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
+            raise JobCancelled()
+
+
+class _Heartbeat(threading.Thread):
+    """Keeps a claimed job's heartbeat fresh while its body runs, even between progress writes."""
+
+    def __init__(self, job_id: int, interval: float) -> None:
+        super().__init__(daemon=True, name=f"job-{job_id}-heartbeat")
+        self.job_id = job_id
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.interval):
+                Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+
+def _stale_before() -> Any:
+    return timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
+
+
+def claim_job(job_id: int) -> Job | None:
+    """Atomically take a job for this worker; None when it is finished or held by a live worker."""
+    now = timezone.now()
+    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=_stale_before())
+    taken = Job.objects.filter(claimable, pk=job_id, cancel_requested=False).update(
+        status=JobStatus.RUNNING, attempts=F("attempts") + 1, heartbeat_at=now
+    )
+    if not taken:
+        return None
+    job = Job.objects.get(pk=job_id)
+    if job.started_at is None:
+        job.started_at = now
+        job.save(update_fields=["started_at"])
+    return job
+
+
+def _finish(job_id: int, status: str, **fields: Any) -> None:
+    Job.objects.filter(pk=job_id).update(
+        status=status, finished_at=timezone.now(), heartbeat_at=timezone.now(), **fields
+    )
+
+
+def run_job(job_id: int, body: JobBody) -> str | None:
+    """Run `body` for a job if this worker can claim it; record the outcome on the row."""
+    job = claim_job(job_id)
+    if job is None:
+        log.info("job %s not claimed (finished, cancelled or held by a live worker)", job_id)
+        return None
+    heartbeat = _Heartbeat(job_id, max(1.0, settings.JOB_STALE_AFTER_SECONDS / 4))
+    heartbeat.start()
+    progress = Progress(job)
+    try:
+        result = body(job, progress) or {}
+    except JobCancelled:
+        _finish(job_id, JobStatus.CANCELLED, done=progress.done, counters=progress.counters, message="Cancelled.")
+        return JobStatus.CANCELLED
+    except Exception as exc:  # the job records any failure; the worker itself carries on
+        log.exception("job %s failed", job_id)
+        _finish(
+            job_id,
+            JobStatus.FAILED,
+            done=progress.done,
+            counters=progress.counters,
+            error=f"{type(exc).__name__}: {exc}"[:5000],
+        )
+        return JobStatus.FAILED
+    finally:
+        heartbeat.stopped.set()
+        heartbeat.join(timeout=5)
+    done = progress.total if progress.total is not None else progress.done
+    _finish(
+        job_id,
+        JobStatus.SUCCEEDED,
+        done=max(done, progress.done),
+        total=progress.total if progress.total is not None else max(done, progress.done),
+        counters=progress.counters,
+        message=progress.message,
+        result=result,
+    )
+    return JobStatus.SUCCEEDED
+
+
+def job_task(*, queue: str = "default", **celery_options: Any) -> Callable[[JobBody], Any]:
+    """Turn `body(job, progress) -> result dict` into a Celery task that takes a job id."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}; use one of {QUEUES}")
+
+    def decorate(body: JobBody) -> Any:
+        @shared_task(
+            name=f"{body.__module__}.{body.__name__}",
+            queue=queue,
+            acks_late=True,
+            reject_on_worker_lost=True,
+            ignore_result=True,
+            **celery_options,
+        )
+        def run(job_id: int) -> str | None:
+            return run_job(job_id, body)
+
+        run.body = body
+        run.__doc__ = body.__doc__
+        return run
+
+    return decorate
+
+
+def start_job(
+    kind: JobKind | str,
+    task: Any,
+    *,
+    user: Any = None,
+    params: dict[str, Any] | None = None,
+    total: int | None = None,
+    for_task: Any = None,
+    message: str = "Queued.",
+) -> Job:
+    """Create a Job row and enqueue its Celery task once the current transaction commits."""
+    job = Job.objects.create(
+        kind=kind,
+        task_name=task.name,
+        queue=task.queue,
+        params=params or {},
+        total=total,
+        task=for_task,
+        created_by=user if user is not None and user.is_authenticated else None,
+        celery_task_id=str(uuid.uuid4()),
+        message=message,
+    )
+    transaction.on_commit(lambda: send_job(job))
+    return job
+
+
+def send_job(job: Job) -> None:
+    """Put a job's message on its queue (again). Safe to repeat: only one claim can win."""
+    task = symbol_by_name(job.task_name)  # task names are "<module>.<function>" (job_task)
+    task.apply_async(args=[job.pk], queue=job.queue, task_id=job.celery_task_id)
+
+
+def request_cancel(job: Job) -> None:
+    """Cancel a queued job at once; ask a running one to stop at its next progress write."""
+    if Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now(), message="Cancelled."
+    ):
+        return
+    Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(cancel_requested=True)
+
+
+def requeue_stale_jobs() -> list[int]:
+    """Send again the jobs whose worker died: running with a stale heartbeat, or queued for long."""
+    stale = _stale_before()
+    jobs = list(
+        Job.objects.filter(
+            Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale) | Q(status=JobStatus.QUEUED, created_at__lt=stale),
+            cancel_requested=False,
+        )
+    )
+    for job in jobs:
+        log.warning("re-sending job %s (%s, %s): its worker is gone", job.pk, job.kind, job.status)
+        send_job(job)
+    return [job.pk for job in jobs]

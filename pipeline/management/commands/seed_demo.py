@@ -1,0 +1,25 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from pipeline.seeding import seed_demo
+
+
+class Command(BaseCommand):
+    help = "Create the demo project: users (passwords printed), the M3IT registry, demo tasks and samples."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--seconds-per-sample",
+            type=float,
+            default=0.0,
+            help="Slow the demo job down so its progress can be watched.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        outcome = seed_demo(seconds_per_sample=options["seconds_per_sample"])
+        self.stdout.write(self.style.SUCCESS("Demo project ready. Logins (also in var/demo-logins.json):"))
+        for username, password in outcome["logins"].items():
+            self.stdout.write(f"  {username:<11} {password}")
+        if outcome["jobs"]:
+            self.stdout.write(f"Demo jobs queued for the worker: {', '.join(f'#{pk}' for pk in outcome['jobs'])}")

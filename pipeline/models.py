@@ -1,0 +1,191 @@
+"""Images, samples in the unified M3IT record, long-running jobs and exports."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from annotator.models import Instruction, Split, Task
+
+
+class Image(models.Model):
+    """An image file stored once under its sha256; derived images (boxes drawn) point at their source."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    file = models.FileField(upload_to="images/", max_length=200)
+    format = models.CharField(max_length=10, help_text="PNG, JPEG, WEBP, GIF, BMP.")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size_bytes = models.PositiveIntegerField()
+    derived_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="derivatives"
+    )
+    derivation = models.JSONField(default=dict, blank=True, help_text='e.g. {"boxes": [[x0, y0, x1, y1]]}')
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.sha256[:12]} {self.format} {self.width}x{self.height}"
+
+
+class ParaphraseState(models.TextChoices):
+    PENDING = "pending", "Not paraphrased"
+    ACCEPTED = "accepted", "Paraphrase accepted"
+    FALLBACK = "fallback", "Template fallback"
+    FAILED = "failed", "Failed"
+    NOT_NEEDED = "not_needed", "Not needed (output is already a sentence)"
+
+
+class SampleQCState(models.TextChoices):
+    UNCHECKED = "unchecked", "Not checked"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CORRECTED = "corrected", "Corrected"
+
+
+class Sample(models.Model):
+    """One instance in the unified record: images, instruction, inputs, outputs, meta."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="samples")
+    split = models.CharField(max_length=5, choices=Split.choices)
+    source_id = models.CharField(max_length=255, help_text="Stable id in the source dataset (idempotent imports).")
+    images = models.ManyToManyField(Image, through="SampleImage", related_name="samples")
+    instruction = models.ForeignKey(
+        Instruction, null=True, blank=True, on_delete=models.SET_NULL, related_name="samples"
+    )
+    instruction_seed = models.BigIntegerField(null=True, blank=True, help_text="Seed of the recorded instruction draw.")
+    inputs = models.TextField(blank=True)
+    outputs = models.TextField(blank=True)
+    original_output = models.TextField(blank=True, help_text="The source dataset's answer before paraphrasing.")
+    meta = models.JSONField(default=dict, blank=True)
+    paraphrase_state = models.CharField(
+        max_length=12, choices=ParaphraseState.choices, default=ParaphraseState.NOT_NEEDED
+    )
+    paraphrase = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Provenance: model, prompt_version, attempts, tokens_in, tokens_out, latency, outcome, reason, raw.",
+    )
+    qc_state = models.CharField(max_length=10, choices=SampleQCState.choices, default=SampleQCState.UNCHECKED)
+    import_job = models.ForeignKey("Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "split", "source_id"], name="unique_sample_source"),
+        ]
+        indexes = [
+            models.Index(fields=["task", "split", "id"], name="sample_task_split_id"),
+            models.Index(fields=["paraphrase_state", "id"], name="sample_paraphrase_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task.slug}/{self.split}/{self.source_id}"
+
+
+class SampleImage(models.Model):
+    """Orders a sample's images: one image, several, or the 8 frames of a video."""
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="sample_images")
+    image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["sample", "position"]
+        constraints = [models.UniqueConstraint(fields=["sample", "position"], name="unique_sample_image_position")]
+
+
+class JobKind(models.TextChoices):
+    DEMO = "demo", "Demo"
+    IMPORT = "import", "Import"
+    PARAPHRASE = "paraphrase", "Paraphrase answers"
+    TRANSLATE = "translate", "Translate"
+    EXPORT = "export", "Export"
+    TRAIN = "train", "Train"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Job(models.Model):
+    """The one record of every long step; a Celery task moves it through its states (pipeline.jobs)."""
+
+    TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+    kind = models.CharField(max_length=12, choices=JobKind.choices)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    task_name = models.CharField(max_length=200, help_text="Dotted name of the Celery task that runs it.")
+    queue = models.CharField(max_length=20, default="default")
+    params = models.JSONField(default=dict, blank=True)
+    done = models.PositiveBigIntegerField(default=0)
+    total = models.PositiveBigIntegerField(null=True, blank=True)
+    counters = models.JSONField(default=dict, blank=True, help_text="Live counts, e.g. created/skipped/rejected.")
+    message = models.CharField(max_length=500, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+    @property
+    def percent(self) -> float | None:
+        if not self.total:
+            return 100.0 if self.status == JobStatus.SUCCEEDED else None
+        return round(100.0 * min(self.done, self.total) / self.total, 1)
+
+
+class Export(models.Model):
+    """An export of approved splits in M3IT's layout, written by a job under EXPORT_ROOT."""
+
+    job = models.OneToOneField(Job, on_delete=models.PROTECT, related_name="export")
+    name = models.CharField(max_length=100, unique=True, help_text="Folder name under EXPORT_ROOT.")
+    requested = models.JSONField(default=dict, blank=True, help_text="What the admin asked for.")
+    included = models.JSONField(default=list, blank=True, help_text="Splits written, with counts.")
+    excluded = models.JSONField(default=list, blank=True, help_text="Asked-for splits left out, with the reason.")
+    digest = models.CharField(max_length=64, blank=True, help_text="sha256 over all files, in path order.")
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    file_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ParaphraseCache(models.Model):
+    """One paid LLM answer per (prompt version, model, question, answer, context) key."""
+
+    key = models.CharField(max_length=64, unique=True)
+    model = models.CharField(max_length=100)
+    prompt_version = models.CharField(max_length=20)
+    response = models.TextField()
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,34 @@
+// Live progress for every element with data-job-url: polls the job's JSON endpoint until it ends.
+(function () {
+  const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+  function render(el, job) {
+    const bar = el.querySelector(".bar");
+    const pct = job.percent === null ? 0 : job.percent;
+    if (bar) bar.style.width = pct + "%";
+    const box = el.querySelector(".progress");
+    if (box) box.className = "progress " + job.status;
+    const set = (sel, text) => { const n = el.querySelector(sel); if (n) n.textContent = text; };
+    set("[data-field=status]", job.status);
+    set("[data-field=done]", job.done);
+    set("[data-field=total]", job.total === null ? "?" : job.total);
+    set("[data-field=percent]", job.percent === null ? "" : job.percent + "%");
+    set("[data-field=message]", job.message || "");
+    set("[data-field=error]", job.error || "");
+    const counters = el.querySelector("[data-field=counters]");
+    if (counters) {
+      counters.textContent = Object.entries(job.counters || {}).map(([k, v]) => k + ": " + v).join(" · ");
+    }
+    el.dispatchEvent(new CustomEvent("job:update", { detail: job, bubbles: true }));
+  }
+  function poll(el) {
+    fetch(el.dataset.jobUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status)))
+      .then((job) => {
+        render(el, job);
+        if (!TERMINAL.has(job.status)) setTimeout(() => poll(el), 1000);
+        else if (el.dataset.reloadOnEnd) window.location.reload();
+      })
+      .catch(() => setTimeout(() => poll(el), 3000));
+  }
+  document.querySelectorAll("[data-job-url]").forEach(poll);
+})();
