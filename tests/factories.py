@@ -14,6 +14,17 @@ from pipeline.images import store_image
 from pipeline.models import Sample, SampleImage
 
 
+def _role(default: str | None) -> factory.PostGeneration:
+    """Put the user in a role group: `UserFactory(role="reviewer")`, or the factory's default role."""
+
+    def add(user: object, create: bool, extracted: str | None, **kwargs: object) -> None:
+        name = extracted or default
+        if name:
+            user.groups.add(Group.objects.get_or_create(name=name)[0])
+
+    return factory.PostGeneration(add)
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
@@ -22,21 +33,17 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     password = factory.django.Password("pw-for-tests")
-
-    @factory.post_generation
-    def role(self, create: bool, extracted: str | None, **kwargs: object) -> None:
-        if extracted:
-            self.groups.add(Group.objects.get_or_create(name=extracted)[0])
+    role = _role(None)
 
 
 class AnnotatorFactory(UserFactory):
     username = factory.Sequence(lambda n: f"annotator{n}")
-    role = "annotator"
+    role = _role("annotator")
 
 
 class ReviewerFactory(UserFactory):
     username = factory.Sequence(lambda n: f"reviewer{n}")
-    role = "reviewer"
+    role = _role("reviewer")
 
 
 class AdminFactory(UserFactory):
