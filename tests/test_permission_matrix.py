@@ -1,0 +1,219 @@
+"""Every URL of the project x every role → the expected HTTP status.
+
+The test walks the URL resolver, so a URL without a row in MATRIX fails `test_every_url_has_a_row`
+with its name. To add your URLs, append rows to MATRIX:
+
+    Row("export-detail", "get", expect(LOGIN, annotator=404, reviewer=404, admin=200, other=404),
+        kwargs=lambda w: {"pk": ExportFactory(task=w.task_a).pk}),
+
+- name: the URL name (what `reverse()` takes); several rows may share a name (one per method).
+- method: "get", "post", "patch", "put" or "delete".
+- expect(anonymous, annotator=, reviewer=, admin=, other=): an int status, or LOGIN for "redirect to
+  the login page". Anonymous web users get LOGIN; anonymous API calls get 403 (DRF's answer when
+  session authentication comes first). Objects of other people are 404, never 200 or 403.
+- kwargs: builds the URL kwargs from the World (a fresh one per test: create what you need in it).
+- data: builds the request body from the World (sent as JSON to URLs under /api/, as a form otherwise).
+
+The roles: `annotator` writes task A, `reviewer` reviews task A, `admin` is staff, `other` is an
+annotator who writes task B and acts on task A's objects. `w.job_a` is a job the annotator started.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from pipeline.models import Image, Job, JobKind
+
+from .factories import AdminFactory, AnnotatorFactory, ReviewerFactory, TaskFactory, png_bytes
+
+LOGIN = "login"
+ROLES = ("anonymous", "annotator", "reviewer", "admin", "other")
+# Namespaces not in the matrix: Django's admin has its own permission system.
+SKIPPED_NAMESPACES = {"admin"}
+
+Status = int | str
+
+
+def expect(anonymous: Status, *, annotator: Status, reviewer: Status, admin: Status, other: Status) -> dict:
+    return {"anonymous": anonymous, "annotator": annotator, "reviewer": reviewer, "admin": admin, "other": other}
+
+
+EVERYONE_SIGNED_IN = {"annotator": 200, "reviewer": 200, "admin": 200, "other": 200}
+ADMIN_ONLY_WEB = expect(LOGIN, annotator=404, reviewer=404, admin=200, other=404)
+API_READ = expect(403, **EVERYONE_SIGNED_IN)
+
+
+@dataclass
+class World:
+    """The objects every row may refer to; built fresh for each test."""
+
+    users: dict[str, Any]
+    task_a: Any
+    task_b: Any
+    job_a: Job
+    image: Image
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    method: str
+    expected: dict[str, Status]
+    kwargs: Callable[[World], dict[str, Any]] = lambda w: {}
+    data: Callable[[World], dict[str, Any]] | None = None
+
+
+MATRIX: list[Row] = [
+    # --- accounts ---------------------------------------------------------------------------
+    Row("login", "get", expect(200, **EVERYONE_SIGNED_IN)),
+    Row("logout", "post", expect(302, annotator=302, reviewer=302, admin=302, other=302)),
+    # --- annotator: home and the task registry ----------------------------------------------
+    Row("home", "get", expect(LOGIN, **EVERYONE_SIGNED_IN)),
+    Row("task-list", "get", expect(LOGIN, **EVERYONE_SIGNED_IN)),
+    Row("task-detail", "get", expect(LOGIN, **EVERYONE_SIGNED_IN), kwargs=lambda w: {"slug": w.task_a.slug}),
+    Row(
+        "task-assign",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        kwargs=lambda w: {"slug": w.task_b.slug},
+        data=lambda w: {"writer": w.users["other"].pk, "reviewer": w.users["reviewer"].pk},
+    ),
+    Row("api-root", "get", API_READ),
+    Row("api-task-list", "get", API_READ),
+    Row("api-task-detail", "get", API_READ, kwargs=lambda w: {"slug": w.task_a.slug}),
+    Row(
+        "api-task-detail",
+        "patch",
+        expect(403, annotator=403, reviewer=403, admin=200, other=403),
+        kwargs=lambda w: {"slug": w.task_b.slug},
+        data=lambda w: {"reviewer": w.users["reviewer"].username},
+    ),
+    # --- pipeline: images and jobs ----------------------------------------------------------
+    Row("image-file", "get", expect(LOGIN, **EVERYONE_SIGNED_IN), kwargs=lambda w: {"sha256": w.image.sha256}),
+    Row("job-list", "get", ADMIN_ONLY_WEB),
+    Row(
+        "job-detail",
+        "get",
+        expect(LOGIN, annotator=200, reviewer=404, admin=200, other=404),
+        kwargs=lambda w: {"pk": w.job_a.pk},
+    ),
+    Row(
+        "job-cancel",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        kwargs=lambda w: {"pk": w.job_a.pk},
+    ),
+    Row("api-job-list", "get", API_READ),
+    Row(
+        "api-job-detail",
+        "get",
+        expect(403, annotator=200, reviewer=404, admin=200, other=404),
+        kwargs=lambda w: {"pk": w.job_a.pk},
+    ),
+    Row(
+        "api-job-cancel",
+        "post",
+        expect(403, annotator=403, reviewer=403, admin=202, other=403),
+        kwargs=lambda w: {"pk": w.job_a.pk},
+    ),
+    # --- API schema and documentation (public: it describes endpoints, holds no data) --------
+    Row("api-schema", "get", expect(200, **EVERYONE_SIGNED_IN)),
+    Row("api-docs", "get", expect(200, **EVERYONE_SIGNED_IN)),
+    Row("api-redoc", "get", expect(200, **EVERYONE_SIGNED_IN)),
+]
+
+
+def _url_names(patterns: list, namespace: str = "", route: str = "") -> Iterator[tuple[str, str]]:
+    """(name, route) of every URL pattern, with namespaces as `ns:name`; unnamed ones by route."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace in SKIPPED_NAMESPACES:
+                continue
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _url_names(pattern.url_patterns, inner, route + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            full_route = route + str(pattern.pattern)
+            if full_route.startswith(("static/", "media/")):
+                continue
+            yield (f"{namespace}{pattern.name}" if pattern.name else f"<unnamed {full_route}>", full_route)
+
+
+def uncovered(patterns: list, matrix: list[Row]) -> tuple[list[str], list[str]]:
+    """(URLs without a row, rows whose URL no longer exists)."""
+    routes: dict[str, str] = {}
+    for name, route in _url_names(patterns):
+        routes.setdefault(name, route)
+    covered = {row.name for row in matrix}
+    return sorted(f"{name} ({routes[name]})" for name in set(routes) - covered), sorted(covered - set(routes))
+
+
+def test_every_url_has_a_row():
+    missing, stale = uncovered(get_resolver().url_patterns, MATRIX)
+    assert not missing, "URLs without a row in tests/test_permission_matrix.py MATRIX: " + ", ".join(missing)
+    assert not stale, "MATRIX rows for URLs that no longer exist: " + ", ".join(stale)
+
+
+def test_a_new_url_without_a_row_is_reported_by_name():
+    from django.urls import include, path
+
+    def view(request: Any) -> None:
+        return None
+
+    patterns = [
+        *get_resolver().url_patterns,
+        path("x/", include(([path("new/", view, name="brand-new"), path("anon/", view)], "x"), namespace="x")),
+    ]
+    missing, stale = uncovered(patterns, [*MATRIX, Row("gone", "get", API_READ)])
+    assert missing == ["<unnamed x/anon/> (x/anon/)", "x:brand-new (x/new/)"]
+    assert stale == ["gone"]
+
+
+def test_every_row_names_every_role():
+    for row in MATRIX:
+        assert set(row.expected) == set(ROLES), row.name
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    from pipeline.images import store_image
+
+    annotator, other = AnnotatorFactory(), AnnotatorFactory()
+    reviewer, admin = ReviewerFactory(), AdminFactory()
+    task_a = TaskFactory(writer=annotator, reviewer=reviewer)
+    task_b = TaskFactory(writer=other)
+    job_a = Job.objects.create(
+        kind=JobKind.DEMO, task_name="pipeline.tasks.build_demo_dataset", created_by=annotator, task=task_a, total=5
+    )
+    users = {"anonymous": None, "annotator": annotator, "reviewer": reviewer, "admin": admin, "other": other}
+    return World(users=users, task_a=task_a, task_b=task_b, job_a=job_a, image=store_image(png_bytes()))
+
+
+CASES = [pytest.param(row, role, id=f"{row.name}-{row.method}-{role}") for row in MATRIX for role in ROLES]
+
+
+@pytest.mark.parametrize(("row", "role"), CASES)
+def test_permission(row: Row, role: str, world: World) -> None:
+    client = Client()
+    if world.users[role] is not None:
+        client.force_login(world.users[role])
+    url = reverse(row.name, kwargs=row.kwargs(world))
+    send = getattr(client, row.method)
+    body = row.data(world) if row.data else {}
+    if url.startswith("/api/") and row.method != "get":
+        response = send(url, json.dumps(body), content_type="application/json")
+    else:
+        response = send(url, body)
+    want = row.expected[role]
+    if want == LOGIN:
+        assert response.status_code == 302, f"{role} {row.method.upper()} {url}: {response.status_code}"
+        assert response["Location"].startswith(reverse("login") + "?next="), response["Location"]
+    else:
+        assert response.status_code == want, f"{role} {row.method.upper()} {url}: {response.status_code}"
