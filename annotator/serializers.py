@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from . import roles
+from .forms import members_of
 from .models import Task, TaskSplit
 
 
@@ -16,12 +17,9 @@ class TaskSplitSerializer(serializers.ModelSerializer):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    writer = serializers.SlugRelatedField(
-        slug_field="username", queryset=get_user_model().objects.all(), allow_null=True
-    )
-    reviewer = serializers.SlugRelatedField(
-        slug_field="username", queryset=get_user_model().objects.all(), allow_null=True
-    )
+    # Only people of the right role can be assigned (same choices as the web form).
+    writer = serializers.SlugRelatedField(slug_field="username", queryset=members_of(roles.ANNOTATOR), allow_null=True)
+    reviewer = serializers.SlugRelatedField(slug_field="username", queryset=members_of(roles.REVIEWER), allow_null=True)
     splits = TaskSplitSerializer(many=True, read_only=True)
 
     class Meta:

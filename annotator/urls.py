@@ -10,5 +10,6 @@ urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("tasks/", views.TaskListView.as_view(), name="task-list"),
     path("tasks/<slug:slug>/", views.TaskDetailView.as_view(), name="task-detail"),
+    path("tasks/<slug:slug>/assign/", views.TaskAssignView.as_view(), name="task-assign"),
     path("api/", include(router.urls)),
 ]
