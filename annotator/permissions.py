@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib.auth.mixins import AccessMixin
 from django.http import Http404
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from . import roles
@@ -31,3 +32,12 @@ class AdminRequiredMixin(AccessMixin):
         if not roles.is_admin(request.user):
             raise Http404
         return super().dispatch(request, *args, **kwargs)
+
+
+class IsAdminElse404(BasePermission):
+    """API endpoints for admins only; anyone else (anonymous included) is told the URL does not exist."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if not roles.is_admin(request.user):
+            raise NotFound()
+        return True

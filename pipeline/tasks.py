@@ -7,7 +7,7 @@ from typing import Any
 
 from annotator.models import Task
 
-from . import demo
+from . import demo, export
 from .images import store_image
 from .jobs import Progress, job_task
 from .models import Job, ParaphraseState, Sample, SampleImage
@@ -48,3 +48,9 @@ def build_demo_dataset(job: Job, progress: Progress) -> dict[str, Any]:
         progress.add(1, created=int(record.source_id not in existing), skipped=int(record.source_id in existing))
     progress.update(message=f"{created} samples created", force=True)
     return {"created": created, "skipped": count - created}
+
+
+@job_task(queue="default")
+def export_dataset(job: Job, progress: Progress) -> dict[str, Any]:
+    """Write an export of approved splits (pipeline.export). Resumable after a killed worker."""
+    return export.run_export(job.export, progress)

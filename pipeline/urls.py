@@ -1,15 +1,21 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from . import api, views
+from . import api, export_api, export_views, views
 
 router = DefaultRouter()
 router.register("jobs", api.JobViewSet, basename="api-job")
+router.register("exports", export_api.ExportViewSet, basename="api-export")
 
 urlpatterns = [
     path("images/<str:sha256>/", views.ImageFileView.as_view(), name="image-file"),
     path("jobs/", views.JobListView.as_view(), name="job-list"),
     path("jobs/<int:pk>/", views.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<int:pk>/cancel/", views.JobCancelView.as_view(), name="job-cancel"),
+    path("exports/", export_views.ExportListView.as_view(), name="export-list"),
+    path("exports/<int:pk>/", export_views.ExportDetailView.as_view(), name="export-detail"),
+    path("exports/<int:pk>/download/", export_views.ExportDownloadView.as_view(), name="export-download"),
+    path("exports/<int:pk>/files/<path:relative>", export_views.ExportFileView.as_view(), name="export-file"),
+    path("exports/<int:pk>/delete/", export_views.ExportDeleteView.as_view(), name="export-delete"),
     path("api/", include(router.urls)),
 ]
