@@ -26,6 +26,7 @@ pytestmark = pytest.mark.django_db
 def _own_export_root(settings, tmp_path):
     settings.EXPORT_ROOT = tmp_path / "exports"
 
+
 EXPECTED_FILES = {
     "README.md",
     "manifest.json",
