@@ -48,6 +48,7 @@ def expect(anonymous: Status, *, annotator: Status, reviewer: Status, admin: Sta
 EVERYONE_SIGNED_IN = {"annotator": 200, "reviewer": 200, "admin": 200, "other": 200}
 ADMIN_ONLY_WEB = expect(LOGIN, annotator=404, reviewer=404, admin=200, other=404)
 API_READ = expect(403, **EVERYONE_SIGNED_IN)
+API_ADMIN_ONLY = expect(404, annotator=404, reviewer=404, admin=200, other=404)
 
 
 @dataclass
@@ -69,6 +70,33 @@ class Row:
     expected: dict[str, Status]
     kwargs: Callable[[World], dict[str, Any]] = lambda w: {}
     data: Callable[[World], dict[str, Any]] | None = None
+
+
+def _export_request(w: World) -> dict[str, Any]:
+    """Approve task A's train split (one sample) and ask for it."""
+    from annotator.models import TaskSplit
+
+    from .factories import SampleFactory
+
+    if "sample" not in w.extra:
+        w.extra["sample"] = SampleFactory(task=w.task_a, split="train")
+        TaskSplit.objects.filter(task=w.task_a, split="train").update(qc_status="approved")
+    return {"tasks": [w.task_a.slug], "splits": ["train"]}
+
+
+def _finished_export(w: World) -> Any:
+    """A complete export of task A's approved train split, written in this process."""
+    from pipeline.export import start_export
+    from pipeline.jobs import run_job
+    from pipeline.tasks import export_dataset
+
+    if "export" not in w.extra:
+        request = _export_request(w)
+        export = start_export(w.users["admin"], request["tasks"], request["splits"])
+        assert run_job(export.job_id, export_dataset.body) == "succeeded"
+        export.refresh_from_db()
+        w.extra["export"] = export
+    return w.extra["export"]
 
 
 MATRIX: list[Row] = [
@@ -124,6 +152,43 @@ MATRIX: list[Row] = [
         expect(403, annotator=403, reviewer=403, admin=202, other=403),
         kwargs=lambda w: {"pk": w.job_a.pk},
     ),
+    # --- pipeline: exports (admins only; 404 for everyone else, API included) ----------------
+    Row("export-list", "get", ADMIN_ONLY_WEB),
+    Row(
+        "export-list",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        data=lambda w: _export_request(w),
+    ),
+    Row("export-detail", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"pk": _finished_export(w).pk}),
+    Row("export-download", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"pk": _finished_export(w).pk}),
+    Row(
+        "export-file",
+        "get",
+        ADMIN_ONLY_WEB,
+        kwargs=lambda w: {"pk": _finished_export(w).pk, "relative": "README.md"},
+    ),
+    Row(
+        "export-delete",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        kwargs=lambda w: {"pk": _finished_export(w).pk},
+    ),
+    Row("api-export-list", "get", API_ADMIN_ONLY),
+    Row(
+        "api-export-list",
+        "post",
+        expect(404, annotator=404, reviewer=404, admin=201, other=404),
+        data=lambda w: _export_request(w),
+    ),
+    Row("api-export-detail", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _finished_export(w).pk}),
+    Row(
+        "api-export-detail",
+        "delete",
+        expect(404, annotator=404, reviewer=404, admin=204, other=404),
+        kwargs=lambda w: {"pk": _finished_export(w).pk},
+    ),
+    Row("api-export-download", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _finished_export(w).pk}),
     # --- API schema and documentation (public: it describes endpoints, holds no data) --------
     Row("api-schema", "get", expect(200, **EVERYONE_SIGNED_IN)),
     Row("api-docs", "get", expect(200, **EVERYONE_SIGNED_IN)),
