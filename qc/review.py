@@ -1,0 +1,339 @@
+"""The review state machine and the approval gate of a split.
+
+A split moves pending → in_review → approved | rejected; a rejected (or approved) split can be
+reviewed again in a new round, which draws new samples and keeps the old review as history.
+The primary review of the latest round decides: approved only when every drawn sample passes
+(approved or corrected) AND the load check passes. Every step writes an AuditEvent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from annotator import roles
+from annotator.models import Instruction, QCStatus, TaskSplit
+from pipeline.models import Sample, SampleQCState
+
+from .loadcheck import load_check
+from .models import (
+    AuditAction,
+    AuditEvent,
+    ProblemTag,
+    Review,
+    ReviewItem,
+    ReviewRole,
+    ReviewStatus,
+    SampleRevision,
+    Verdict,
+)
+from .selection import draw_samples, review_seed
+
+SPLIT_TRANSITIONS: dict[str, set[str]] = {
+    QCStatus.PENDING: {QCStatus.IN_REVIEW},
+    QCStatus.IN_REVIEW: {QCStatus.APPROVED, QCStatus.REJECTED},
+    QCStatus.REJECTED: {QCStatus.IN_REVIEW},
+    QCStatus.APPROVED: {QCStatus.IN_REVIEW},
+}
+SAMPLE_STATE = {
+    Verdict.APPROVED: SampleQCState.APPROVED,
+    Verdict.REJECTED: SampleQCState.REJECTED,
+    Verdict.CORRECTED: SampleQCState.CORRECTED,
+}
+EDITABLE_FIELDS = ("inputs", "outputs")
+
+
+class ReviewError(Exception):
+    """A step the rules refuse; the message is meant for the user."""
+
+
+def _messages(error: ValidationError) -> str:
+    return " ".join(error.messages)
+
+
+def audit(task_split_id: int, action: str, actor: Any = None, **fields: Any) -> AuditEvent:
+    return AuditEvent.objects.create(task_split_id=task_split_id, action=action, actor=actor, **fields)
+
+
+def set_split_status(split: TaskSplit, status: str, actor: Any = None, notes: str | None = None) -> None:
+    """Move a split along SPLIT_TRANSITIONS; approval records who and when, anything else clears it."""
+    if status not in SPLIT_TRANSITIONS[split.qc_status]:
+        raise ReviewError(f"A split cannot go from {split.get_qc_status_display()} to {QCStatus(status).label}.")
+    split.qc_status = status
+    if status == QCStatus.APPROVED:
+        split.approved_by, split.approved_at = actor, timezone.now()
+    else:
+        split.approved_by, split.approved_at = None, None
+    fields = ["qc_status", "approved_by", "approved_at", "updated_at"]
+    if notes is not None:
+        split.qc_notes = notes
+        fields.append("qc_notes")
+    split.save(update_fields=fields)
+
+
+def _lock_split(task_split: TaskSplit) -> TaskSplit:
+    return TaskSplit.objects.select_for_update().select_related("task").get(pk=task_split.pk)
+
+
+@transaction.atomic
+def start_review(task_split: TaskSplit, actor: Any, reviewer: Any = None) -> Review:
+    """Draw the samples of a new round and assign them to the task's reviewer (or `reviewer`)."""
+    split = _lock_split(task_split)
+    reviewer = reviewer or split.task.reviewer
+    if reviewer is None:
+        raise ReviewError(f"Task {split.task.slug} has no reviewer assigned.")
+    if not roles.is_reviewer(reviewer):
+        raise ReviewError(f"{reviewer} is not in the reviewer group.")
+    if split.reviews.filter(status=ReviewStatus.OPEN, role=ReviewRole.PRIMARY).exists():
+        raise ReviewError(f"{split} is already being reviewed.")
+    if QCStatus.IN_REVIEW not in SPLIT_TRANSITIONS[split.qc_status]:
+        raise ReviewError(f"{split} cannot be reviewed now ({split.get_qc_status_display()}).")
+    earlier = split.reviews.all()
+    round_number = (earlier.aggregate(m=Max("round"))["m"] or 0) + 1
+    seen = {sample_id for ids in earlier.values_list("sample_ids", flat=True) for sample_id in ids}
+    seed = review_seed(split.task.slug, split.split, round_number)
+    sample_ids = draw_samples(split.task_id, split.split, seed, exclude=seen)
+    if not sample_ids:
+        raise ReviewError(f"{split} has no samples to review yet.")
+    review = Review(
+        task_split=split, round=round_number, reviewer=reviewer, seed=seed, sample_ids=sample_ids, created_by=actor
+    )
+    try:
+        review.save()
+    except ValidationError as exc:
+        raise ReviewError(_messages(exc)) from exc
+    ReviewItem.objects.bulk_create(
+        ReviewItem(review=review, sample_id=sample_id, position=index) for index, sample_id in enumerate(sample_ids)
+    )
+    Sample.objects.filter(id__in=sample_ids).update(qc_state=SampleQCState.UNCHECKED)
+    set_split_status(split, QCStatus.IN_REVIEW, actor)
+    audit(
+        split.pk,
+        AuditAction.DRAW,
+        actor,
+        review=review,
+        after={"round": round_number, "seed": seed, "sample_ids": sample_ids, "reviewer": reviewer.username},
+    )
+    run_load_check(review, actor)
+    return review
+
+
+@transaction.atomic
+def request_second_review(task_split: TaskSplit, actor: Any, reviewer: Any) -> Review:
+    """A second reviewer judges the same samples as the latest primary review, for agreement only."""
+    split = _lock_split(task_split)
+    primary = split.reviews.filter(role=ReviewRole.PRIMARY).order_by("-round").first()
+    if primary is None:
+        raise ReviewError(f"{split} has no review yet; start one first.")
+    if not roles.is_reviewer(reviewer):
+        raise ReviewError(f"{reviewer} is not in the reviewer group.")
+    if reviewer.pk == primary.reviewer_id:
+        raise ReviewError("The second reviewer must be someone other than the first.")
+    if split.reviews.filter(round=primary.round, role=ReviewRole.SECOND).exists():
+        raise ReviewError(f"Round {primary.round} of {split} already has a second reviewer.")
+    review = Review(
+        task_split=split,
+        round=primary.round,
+        role=ReviewRole.SECOND,
+        reviewer=reviewer,
+        seed=primary.seed,
+        sample_ids=primary.sample_ids,
+        created_by=actor,
+    )
+    try:
+        review.save()
+    except ValidationError as exc:
+        raise ReviewError(_messages(exc)) from exc
+    ReviewItem.objects.bulk_create(
+        ReviewItem(review=review, sample_id=sample_id, position=index)
+        for index, sample_id in enumerate(primary.sample_ids)
+    )
+    audit(
+        split.pk,
+        AuditAction.SECOND_REQUESTED,
+        actor,
+        review=review,
+        after={"round": primary.round, "reviewer": reviewer.username},
+    )
+    return review
+
+
+def _lock_item(item: ReviewItem, user: Any) -> ReviewItem:
+    item = (
+        ReviewItem.objects.select_for_update(of=("self",))
+        .select_related("review__task_split__task", "sample")
+        .get(pk=item.pk)
+    )
+    if item.review.reviewer_id != user.pk:
+        raise ReviewError("Only the assigned reviewer can decide on this sample.")
+    if not item.review.is_open:
+        raise ReviewError("This review is closed.")
+    return item
+
+
+def _item_state(item: ReviewItem) -> dict[str, Any]:
+    return {"verdict": item.verdict, "problems": list(item.problems), "comment": item.comment}
+
+
+@transaction.atomic
+def decide(item: ReviewItem, user: Any, verdict: str, problems: Iterable[str] = (), comment: str = "") -> ReviewItem:
+    """Approve or reject one sample; the gate is evaluated after every decision."""
+    if verdict not in (Verdict.APPROVED, Verdict.REJECTED):
+        raise ReviewError("A verdict is either approved or rejected (corrections go through correct()).")
+    item = _lock_item(item, user)
+    before = _item_state(item)
+    item.verdict = verdict
+    item.problems = sorted(set(problems)) if verdict == Verdict.REJECTED else []
+    item.comment = comment.strip()
+    item.decided_at = timezone.now()
+    try:
+        item.save()
+    except ValidationError as exc:
+        raise ReviewError(_messages(exc)) from exc
+    if item.review.is_primary:
+        Sample.objects.filter(pk=item.sample_id).update(qc_state=SAMPLE_STATE[verdict])
+    action = AuditAction.APPROVE if verdict == Verdict.APPROVED else AuditAction.REJECT
+    audit(
+        item.review.task_split_id,
+        action,
+        user,
+        review=item.review,
+        item=item,
+        sample_id=item.sample_id,
+        before=before,
+        after=_item_state(item),
+        comment=item.comment,
+    )
+    evaluate(item.review, user)
+    return item
+
+
+@transaction.atomic
+def correct(
+    item: ReviewItem, user: Any, inputs: str | None = None, outputs: str | None = None, comment: str = ""
+) -> ReviewItem:
+    """Correct a sample's inputs and/or outputs in place: a recorded revision, and the sample passes."""
+    item = _lock_item(item, user)
+    if not item.review.is_primary:
+        raise ReviewError("A second reviewer records verdicts only; corrections belong to the split's reviewer.")
+    sample = Sample.objects.select_for_update().get(pk=item.sample_id)
+    proposed = {"inputs": inputs, "outputs": outputs}
+    changes = {f: v for f, v in proposed.items() if v is not None and v != getattr(sample, f)}
+    if not changes:
+        raise ReviewError("Nothing was changed.")
+    if "outputs" in changes and not changes["outputs"].strip():
+        raise ReviewError("The outputs cannot be empty.")
+    before = {f: getattr(sample, f) for f in changes}
+    SampleRevision.objects.create(
+        sample=sample, item=item, editor=user, before=before, after=changes, comment=comment.strip()
+    )
+    for field, value in changes.items():
+        setattr(sample, field, value)
+    sample.qc_state = SampleQCState.CORRECTED
+    sample.save(update_fields=[*changes, "qc_state", "updated_at"])
+    item_before = _item_state(item)
+    item.verdict = Verdict.CORRECTED
+    item.problems = sorted(set(item.problems) | {ProblemTag(f).value for f in changes})
+    item.comment = comment.strip() or item.comment
+    item.decided_at = timezone.now()
+    item.save()
+    audit(
+        item.review.task_split_id,
+        AuditAction.CORRECT,
+        user,
+        review=item.review,
+        item=item,
+        sample_id=sample.pk,
+        before={**before, **item_before},
+        after={**changes, **_item_state(item)},
+        comment=item.comment,
+    )
+    run_load_check(item.review, user)
+    evaluate(item.review, user, load_checked=True)
+    return item
+
+
+def run_load_check(review: Review, actor: Any = None) -> dict[str, Any]:
+    """Serialise the review's samples as the exporter will, re-read and check them; store the result."""
+    samples = {
+        s.pk: s
+        for s in Sample.objects.filter(id__in=review.sample_ids)
+        .select_related("instruction")
+        .prefetch_related("sample_images__image")
+    }
+    pool = set(Instruction.objects.filter(task_id=review.task_split.task_id).values_list("text", flat=True))
+    result = load_check([samples[i] for i in review.sample_ids if i in samples], pool)
+    review.load_check = result
+    review.save(update_fields=["load_check"])
+    audit(
+        review.task_split_id,
+        AuditAction.LOAD_CHECK,
+        actor,
+        review=review,
+        after={"ok": result["ok"], "records": result["records"], "problems": result["problems"]},
+    )
+    return result
+
+
+def rejection_notes(items: Iterable[ReviewItem]) -> str:
+    lines = []
+    for item in items:
+        if item.verdict == Verdict.REJECTED:
+            tags = ", ".join(item.problems) or "no tag"
+            lines.append(f"Sample {item.position + 1} ({item.sample.source_id}) [{tags}]: {item.comment or '-'}")
+    return "\n".join(lines)
+
+
+def evaluate(review: Review, actor: Any, load_checked: bool = False) -> str:
+    """The gate: close the review once every sample is decided. Returns the review's status.
+
+    Any rejection sends the split back with the notes; all passing plus a passing load check approves it;
+    all passing with a failing load check leaves it open so the reviewer can correct or reject.
+    """
+    if not review.is_open:
+        return review.status
+    items = list(review.items.select_related("sample"))
+    if any(item.verdict == Verdict.PENDING for item in items):
+        return review.status
+    rejected = any(item.verdict == Verdict.REJECTED for item in items)
+    if not review.is_primary:
+        review.status = ReviewStatus.REJECTED if rejected else ReviewStatus.APPROVED
+    elif rejected:
+        review.status = ReviewStatus.REJECTED
+        review.notes = rejection_notes(items)
+        split = _lock_split(review.task_split)
+        set_split_status(split, QCStatus.REJECTED, actor, notes=review.notes)
+        audit(split.pk, AuditAction.SPLIT_REJECTED, actor, review=review, after={"notes": review.notes})
+    else:
+        result = review.load_check if load_checked else run_load_check(review, actor)
+        if not result.get("ok"):
+            return review.status
+        review.status = ReviewStatus.APPROVED
+        split = _lock_split(review.task_split)
+        set_split_status(split, QCStatus.APPROVED, review.reviewer, notes="")
+        audit(split.pk, AuditAction.SPLIT_APPROVED, actor, review=review, after={"round": review.round})
+    review.decided_at = timezone.now()
+    review.save(update_fields=["status", "notes", "decided_at"])
+    return review.status
+
+
+def apply_decision(
+    item: ReviewItem,
+    user: Any,
+    verdict: str,
+    problems: Iterable[str] = (),
+    comment: str = "",
+    inputs: str | None = None,
+    outputs: str | None = None,
+) -> ReviewItem:
+    """One entry point for web forms and the API: approve, reject, or correct (verdict "corrected")."""
+    if verdict == Verdict.CORRECTED:
+        return correct(item, user, inputs=inputs, outputs=outputs, comment=comment)
+    if inputs is not None or outputs is not None:
+        raise ReviewError('Send corrected inputs/outputs with the verdict "corrected".')
+    return decide(item, user, verdict, problems, comment)
