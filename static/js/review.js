@@ -1,0 +1,189 @@
+// The review page: one sample at a time, driven by the keyboard (a, r, e, j, k, ?, Esc).
+// Without JavaScript every sample shows with plain forms; with it, decisions go by fetch and the
+// page moves to the next undecided sample.
+(function () {
+  const root = document.getElementById("review");
+  if (!root) return;
+  document.body.classList.add("js-review");
+  const items = Array.from(root.querySelectorAll(".review-item"));
+  const dots = Array.from(root.querySelectorAll(".dot"));
+  const help = document.getElementById("help");
+  const flashBox = document.getElementById("flash");
+  const canAct = root.dataset.canAct === "1";
+  let current = 0;
+
+  function fromHash() {
+    const m = /^#item-(\d+)$/.exec(window.location.hash);
+    return m ? Number(m[1]) - 1 : Number(root.dataset.start || 0);
+  }
+
+  function show(index) {
+    current = Math.max(0, Math.min(items.length - 1, index));
+    items.forEach((el, k) => el.classList.toggle("current", k === current));
+    dots.forEach((el, k) => el.classList.toggle("current", k === current));
+    closePanels();
+    history.replaceState(null, "", "#item-" + (current + 1));
+  }
+
+  function nextPending(from) {
+    for (let step = 1; step <= items.length; step++) {
+      const k = (from + step) % items.length;
+      if (items[k].dataset.verdict === "pending") return k;
+    }
+    return Math.min(from + 1, items.length - 1);
+  }
+
+  function flash(text) {
+    flashBox.textContent = text;
+    flashBox.hidden = false;
+    clearTimeout(flash.timer);
+    flash.timer = setTimeout(() => (flashBox.hidden = true), 4000);
+  }
+
+  function closePanels() {
+    root.querySelectorAll("details.panel[open]").forEach((d) => (d.open = false));
+    if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
+  }
+
+  function renderLoadCheck(check) {
+    const box = document.getElementById("loadcheck");
+    if (!box || !check) return;
+    const problems = Object.keys(check.problems || {}).length;
+    box.className = "loadcheck " + (check.ok ? "ok" : "bad");
+    box.innerHTML = "";
+    const strong = document.createElement("strong");
+    strong.textContent = check.ok ? "Load check passed" : "Load check failed";
+    box.append(strong, check.ok
+      ? " · " + check.records + " records re-read as the exporter writes them"
+      : " · " + problems + " of " + check.records + " records have problems");
+  }
+
+  function apply(el, data) {
+    const item = data.item;
+    el.dataset.verdict = item.verdict;
+    const badge = el.querySelector("[data-field=verdict]");
+    badge.className = "badge " + item.verdict;
+    badge.textContent = item.verdict.charAt(0).toUpperCase() + item.verdict.slice(1);
+    el.querySelector("[data-field=inputs]").textContent = item.inputs;
+    el.querySelector("[data-field=outputs]").textContent = item.outputs;
+    dots[items.indexOf(el)].className = "dot " + item.verdict;
+    document.getElementById("progress-text").textContent = data.decided + "/" + data.total;
+    document.getElementById("progress-bar").style.width = Math.round((100 * data.decided) / data.total) + "%";
+    renderLoadCheck(data.load_check);
+    const count = el.querySelector("[data-field=audit-count]");
+    if (count) count.textContent = Number(count.textContent) + 1;
+    if (data.review_status !== "open") window.location.reload();
+  }
+
+  async function send(form) {
+    const el = form.closest(".review-item");
+    const response = await fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    });
+    const data = await response.json().catch(() => ({ error: "The server answered " + response.status }));
+    if (!response.ok) {
+      flash(data.error || "That did not work.");
+      return false;
+    }
+    apply(el, data);
+    return true;
+  }
+
+  async function submit(form, advance) {
+    if (form.dataset.busy) return;
+    form.dataset.busy = "1";
+    try {
+      const index = current;
+      if ((await send(form)) && advance) show(nextPending(index));
+    } finally {
+      delete form.dataset.busy;
+    }
+  }
+
+  function openPanel(selector, focus) {
+    const panel = items[current].querySelector(selector);
+    if (!panel) return;
+    closePanels();
+    panel.open = true;
+    const target = panel.querySelector(focus);
+    if (target) {
+      target.focus();
+      if (target.setSelectionRange) target.setSelectionRange(target.value.length, target.value.length);
+    }
+  }
+
+  const actions = {
+    approve: () => canAct && submit(items[current].querySelector(".approve-form"), true),
+    reject: () => canAct && openPanel(".reject-panel", ".reject-form"),
+    edit: () => canAct && openPanel(".edit-panel", "textarea[name=outputs]"),
+    next: () => show(current + 1),
+    prev: () => show(current - 1),
+    help: () => (help.hidden = !help.hidden),
+  };
+  const keys = { a: "approve", r: "reject", e: "edit", j: "next", k: "prev", "?": "help" };
+
+  document.addEventListener("keydown", (event) => {
+    if (event.altKey || (event.ctrlKey && event.key !== "Enter") || event.metaKey) return;
+    const target = event.target;
+    const form = target.closest && target.closest("form");
+    if (event.key === "Escape") {
+      help.hidden = true;
+      closePanels();
+      return;
+    }
+    if (form && form.classList.contains("edit-form")) {
+      if (event.key === "Enter" && event.ctrlKey) {
+        event.preventDefault();
+        submit(form, true);
+      }
+      return;
+    }
+    if (form && form.classList.contains("reject-form")) {
+      const typing = target.tagName === "TEXTAREA";
+      if (event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault();
+        submit(form, true);
+      } else if (!typing && /^[1-5]$/.test(event.key)) {
+        const box = form.querySelectorAll("input[name=problems]")[Number(event.key) - 1];
+        box.checked = !box.checked;
+        event.preventDefault();
+      } else if (!typing && event.key === "c") {
+        form.querySelector("textarea").focus();
+        event.preventDefault();
+      }
+      return;
+    }
+    if (["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) return;
+    const name = keys[event.key];
+    if (name) {
+      event.preventDefault();
+      actions[name]();
+    }
+  });
+
+  root.addEventListener("click", (event) => {
+    const trigger = event.target.closest("[data-action]");
+    if (trigger && ["approve", "reject", "edit", "help"].includes(trigger.dataset.action)) {
+      event.preventDefault();
+      actions[trigger.dataset.action]();
+      return;
+    }
+    const dot = event.target.closest(".dot");
+    if (dot) {
+      event.preventDefault();
+      show(Number(dot.dataset.index));
+    }
+  });
+  root.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit(event.target, true);
+  });
+  help.addEventListener("click", (event) => {
+    if (event.target === help) help.hidden = true;
+  });
+
+  show(fromHash());
+})();
