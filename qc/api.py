@@ -102,11 +102,6 @@ class ReviewItemViewSet(
         item = _decide(item, request.user, decision.validated_data)
         return Response(ReviewItemSerializer(ReviewItem.objects.select_related("sample").get(pk=item.pk)).data)
 
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if not kwargs.get("partial"):
-            return self.partial_update(request, *args, **kwargs)
-        return super().update(request, *args, **kwargs)
-
     @action(detail=False, methods=["post", "patch"])
     def bulk(self, request: Request) -> Response:
         """Several decisions at once, all or nothing: one unknown item or one refused step changes nothing."""
