@@ -41,7 +41,7 @@
   }
 
   function closePanels() {
-    root.querySelectorAll("details.panel[open]").forEach((d) => (d.open = false));
+    root.querySelectorAll(".panel.open").forEach((d) => d.classList.remove("open"));
     if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
   }
 
@@ -107,7 +107,7 @@
     const panel = items[current].querySelector(selector);
     if (!panel) return;
     closePanels();
-    panel.open = true;
+    panel.classList.add("open");
     const target = panel.querySelector(focus);
     if (target) {
       target.focus();

@@ -1,0 +1,101 @@
+"""A reviewer QCs a split with the keyboard only: ten samples, one corrected, and the split is approved."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from annotator.models import QCStatus, TaskSplit
+from pipeline.models import Sample, SampleQCState
+from qc.models import AuditAction, AuditEvent, Review, SampleRevision
+
+from ..qc.conftest import make_split
+from .conftest import login
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+SHOTS = os.environ.get("QC_SCREENSHOTS")  # a folder: save screenshots of the pages to look at
+
+
+def shot(page: object, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+
+
+def test_reviewer_reviews_a_split_with_the_keyboard_and_it_is_approved(page):
+    s = make_split(14)
+    login(page, s.reviewer.username)
+    page.goto("/qc/")
+    shot(page, "queue")
+    page.click("#waiting button[type=submit]")  # the one click: start the review from the queue
+    page.wait_for_selector(".review-item.current")
+    review = Review.objects.get(task_split=s.split)
+    assert page.locator("#progress-text").inner_text() == "0/10"
+    shot(page, "review-start")
+
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    shot(page, "review-help")
+    page.keyboard.press("Escape")
+    assert not page.locator("#help").is_visible()
+
+    # j/k move without deciding
+    page.keyboard.press("j")
+    assert page.locator(".review-item.current .counter").inner_text() == "Sample 2 of 10"
+    page.keyboard.press("k")
+    assert page.locator(".review-item.current .counter").inner_text() == "Sample 1 of 10"
+
+    for done in range(1, 4):
+        page.keyboard.press("a")
+        page.wait_for_function(f"document.getElementById('progress-text').textContent === '{done}/10'")
+    assert page.locator(".review-item.current .counter").inner_text() == "Sample 4 of 10"
+
+    # correct the fourth sample's output in place, keyboard only
+    page.keyboard.press("e")
+    outputs = page.locator(".review-item.current textarea[name=outputs]")
+    assert outputs.evaluate("el => el === document.activeElement")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("The square is dark red.")
+    shot(page, "review-edit")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function("document.getElementById('progress-text').textContent === '4/10'")
+    corrected_sample = review.items.get(position=3).sample_id
+
+    for done in range(5, 10):
+        page.keyboard.press("a")
+        page.wait_for_function(f"document.getElementById('progress-text').textContent === '{done}/10'")
+    split = TaskSplit.objects.get(pk=s.split.pk)
+    assert split.qc_status == QCStatus.IN_REVIEW  # nine decided, one pending: not approved
+    shot(page, "review-nine")
+
+    page.keyboard.press("a")
+    page.wait_for_selector("#review-outcome")
+    assert "approved for export" in page.locator("#review-outcome").inner_text()
+    shot(page, "review-approved")
+
+    split.refresh_from_db()
+    assert split.qc_status == QCStatus.APPROVED and split.approved_by == s.reviewer
+    sample = Sample.objects.get(pk=corrected_sample)
+    assert sample.outputs == "The square is dark red." and sample.qc_state == SampleQCState.CORRECTED
+    assert SampleRevision.objects.get(sample=sample).after == {"outputs": "The square is dark red."}
+    assert AuditEvent.objects.filter(review=review, action=AuditAction.APPROVE).count() == 9
+    assert AuditEvent.objects.filter(review=review, action=AuditAction.SPLIT_APPROVED).count() == 1
+
+
+def test_reviewer_rejects_with_tags_by_keyboard(page):
+    s = make_split(3)
+    login(page, s.reviewer.username)
+    page.goto("/qc/")
+    page.click("#waiting button[type=submit]")
+    page.wait_for_selector(".review-item.current")
+    page.keyboard.press("r")
+    page.keyboard.press("3")  # outputs
+    page.keyboard.press("4")  # image
+    page.keyboard.press("c")
+    page.keyboard.type("Answer does not match the <b>image</b>")
+    shot(page, "review-reject")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('progress-text').textContent === '1/3'")
+    item = Review.objects.get(task_split=s.split).items.get(position=0)
+    assert item.verdict == "rejected" and item.problems == ["image", "outputs"]
+    assert item.comment == "Answer does not match the <b>image</b>"
