@@ -189,11 +189,117 @@ MATRIX: list[Row] = [
         kwargs=lambda w: {"pk": _finished_export(w).pk},
     ),
     Row("api-export-download", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _finished_export(w).pk}),
+    # --- qc: review queue, review page, dashboard, split history, API ---------------------------
+    Row("review-queue", "get", expect(LOGIN, annotator=404, reviewer=200, admin=200, other=404)),
+    Row(
+        "review-detail",
+        "get",
+        expect(LOGIN, annotator=404, reviewer=200, admin=200, other=404),
+        kwargs=lambda w: {"pk": _qc_review(w).pk},
+    ),
+    Row(
+        "review-load-check",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=302, admin=404, other=404),
+        kwargs=lambda w: {"pk": _qc_review(w).pk},
+    ),
+    Row(
+        "review-item-decide",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=302, admin=404, other=404),
+        kwargs=lambda w: {"pk": _qc_review(w).items.first().pk},
+        data=lambda w: {"verdict": "approved"},
+    ),
+    Row(
+        "review-start",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=302, admin=302, other=404),
+        kwargs=lambda w: {"pk": _qc_split(w).pk},
+    ),
+    Row(
+        "qc-split-history",
+        "get",
+        expect(LOGIN, annotator=200, reviewer=404, admin=200, other=404),
+        kwargs=lambda w: {"pk": _qc_review(w).task_split_id},
+    ),
+    Row(
+        "review-second",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        kwargs=lambda w: {"pk": _qc_review(w).task_split_id},
+        data=lambda w: {"reviewer": ReviewerFactory().pk},
+    ),
+    Row("qc-dashboard", "get", ADMIN_ONLY_WEB),
+    Row("qc-reviewers", "get", ADMIN_ONLY_WEB),
+    Row("qc-returned", "get", expect(LOGIN, **EVERYONE_SIGNED_IN)),
+    Row("api-qc-review-list", "get", expect(403, annotator=403, reviewer=200, admin=200, other=403)),
+    Row(
+        "api-qc-review-list",
+        "post",
+        expect(403, annotator=403, reviewer=201, admin=201, other=403),
+        data=lambda w: {"task_split": _qc_split(w).pk},
+    ),
+    Row(
+        "api-qc-review-detail",
+        "get",
+        expect(403, annotator=403, reviewer=200, admin=200, other=403),
+        kwargs=lambda w: {"pk": _qc_review(w).pk},
+    ),
+    Row(
+        "api-qc-review-load-check",
+        "post",
+        expect(403, annotator=403, reviewer=200, admin=404, other=403),
+        kwargs=lambda w: {"pk": _qc_review(w).pk},
+    ),
+    Row("api-qc-review-item-list", "get", expect(403, annotator=403, reviewer=200, admin=200, other=403)),
+    Row(
+        "api-qc-review-item-detail",
+        "get",
+        expect(403, annotator=403, reviewer=200, admin=200, other=403),
+        kwargs=lambda w: {"pk": _qc_review(w).items.first().pk},
+    ),
+    Row(
+        "api-qc-review-item-detail",
+        "patch",
+        expect(403, annotator=403, reviewer=200, admin=404, other=403),
+        kwargs=lambda w: {"pk": _qc_review(w).items.first().pk},
+        data=lambda w: {"verdict": "approved"},
+    ),
+    Row(
+        "api-qc-review-item-bulk",
+        "post",
+        expect(403, annotator=403, reviewer=200, admin=404, other=403),
+        data=lambda w: [{"id": _qc_review(w).items.first().pk, "verdict": "approved"}],
+    ),
     # --- API schema and documentation (public: it describes endpoints, holds no data) --------
     Row("api-schema", "get", expect(200, **EVERYONE_SIGNED_IN)),
     Row("api-docs", "get", expect(200, **EVERYONE_SIGNED_IN)),
     Row("api-redoc", "get", expect(200, **EVERYONE_SIGNED_IN)),
 ]
+
+
+def _qc_split(w: World) -> Any:
+    """Task A's train split with two samples to review (and an instruction pool by its writer)."""
+    if "qc_split" not in w.extra:
+        from annotator.models import TaskSplit
+        from pipeline.selection import draw_instruction
+
+        from .factories import InstructionFactory, SampleFactory
+
+        pool = [InstructionFactory(task=w.task_a, author=w.users["annotator"])]
+        for _ in range(2):
+            draw_instruction(SampleFactory(task=w.task_a, split="train"), pool)
+        w.extra["qc_split"] = TaskSplit.objects.get(task=w.task_a, split="train")
+    return w.extra["qc_split"]
+
+
+def _qc_review(w: World) -> Any:
+    """An open review of task A's train split, assigned to the task's reviewer."""
+    if "qc_review" not in w.extra:
+        from qc.review import start_review
+
+        w.extra["qc_review"] = start_review(_qc_split(w), w.users["admin"])
+    return w.extra["qc_review"]
 
 
 def _url_names(patterns: list, namespace: str = "", route: str = "") -> Iterator[tuple[str, str]]:
