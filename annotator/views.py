@@ -11,11 +11,13 @@ from django.views.generic import TemplateView
 
 from pipeline.models import Job
 
-from . import roles
+from . import pool, roles, stats
+from .access import can_write, visible_tasks
 from .composition import SPLIT_COLOURS, composition_bars, group_rows
 from .forms import TaskAssignForm
 from .models import Task
 from .permissions import AdminRequiredMixin
+from .stage1_views import describe_event, pool_entries
 
 
 class HomeView(LoginRequiredMixin, TemplateView):
@@ -58,22 +60,56 @@ class TaskListView(LoginRequiredMixin, TemplateView):
         return context
 
 
+SAMPLES_ON_TASK_PAGE = 6
+
+
 def task_detail_context(request: HttpRequest, task: Task, assign_form: TaskAssignForm | None = None) -> dict[str, Any]:
-    context: dict[str, Any] = {"task": task, "splits": task.splits.all(), "instructions": task.instructions.all()}
-    if roles.is_admin(request.user):
+    """What the task page shows: facts, a few real samples, the instruction pool (the Stage I editor for its
+    writer), its history; admins also get the assignment form and the task's jobs."""
+    user = request.user
+    entries = pool_entries(task)
+    summary = stats.pool_summary(entries, task.language)
+    warnings = stats.pool_warnings(entries, task.language)
+    instructions = pool.ordered(task)
+    rows = [
+        {"instruction": i, "number": e.number, "tokens": s["tokens"], "warnings": warnings[e.number]}
+        for i, e, s in zip(instructions, entries, summary["instructions"], strict=True)
+    ]
+    editing = request.GET.get("edit", "")
+    context: dict[str, Any] = {
+        "task": task,
+        "splits": task.splits.all(),
+        "rows": rows,
+        "summary": summary,
+        "min_instructions": pool.MIN_INSTRUCTIONS,
+        "missing": max(pool.MIN_INSTRUCTIONS - len(rows), 0),
+        "can_edit": can_write(user, task) and not task.pool_locked,
+        "is_writer": can_write(user, task),
+        "is_admin": roles.is_admin(user),
+        "draft": "" if editing else request.GET.get("draft", ""),
+        "editing": int(editing) if editing.isdigit() else None,
+        "edit_draft": request.GET.get("draft", "") if editing else "",
+        "samples": task.samples.select_related("instruction").prefetch_related("sample_images__image")[
+            :SAMPLES_ON_TASK_PAGE
+        ],
+        "sample_total": task.samples.count(),
+        "events": [(e, describe_event(e)) for e in task.instruction_events.select_related("actor")[:20]],
+    }
+    if roles.is_admin(user):
         context["assign_form"] = assign_form or TaskAssignForm(instance=task)
         context["recent_jobs"] = task.jobs.select_related("created_by")[:5]
     return context
 
 
 class TaskDetailView(LoginRequiredMixin, TemplateView):
-    """A task's facts, splits and instructions; admins also assign its writer and reviewer here."""
+    """A task's facts, samples and instruction pool; admins also assign its writer and reviewer here.
+    Annotators and reviewers see only the tasks they write or review (others are 404)."""
 
     template_name = "annotator/task_detail.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        task = get_object_or_404(Task.objects.select_related("writer", "reviewer"), slug=kwargs["slug"])
+        task = get_object_or_404(visible_tasks(self.request.user), slug=kwargs["slug"])
         context.update(task_detail_context(self.request, task))
         return context
 
