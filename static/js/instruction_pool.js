@@ -9,7 +9,7 @@
   let sequence = 0;
 
   function fmt(value) {
-    return value === null || value === undefined ? "—" : value;
+    return value === null || value === undefined ? "—" : Number(value).toFixed(1);
   }
 
   function renderFeedback(box, data) {
