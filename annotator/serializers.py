@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from . import roles
 from .forms import members_of
-from .models import Task, TaskSplit
+from .models import Instruction, Task, TaskSplit
 
 
 class TaskSplitSerializer(serializers.ModelSerializer):
@@ -55,3 +55,49 @@ class TaskSerializer(serializers.ModelSerializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from exc
         return attrs
+
+
+class InstructionSerializer(serializers.ModelSerializer):
+    """One instruction of a pool. Writes go through annotator.pool (the same rules as the web page)."""
+
+    task = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Instruction
+        fields = ["id", "task", "text", "position", "author", "created_at", "updated_at"]
+        read_only_fields = ["id", "task", "position", "author", "created_at", "updated_at"]
+
+
+class InstructionCreateSerializer(serializers.Serializer):
+    task = serializers.SlugField(help_text="Slug of the task whose pool gets the instruction.")
+    text = serializers.CharField(trim_whitespace=False, allow_blank=True)
+
+
+class InstructionTextSerializer(serializers.Serializer):
+    text = serializers.CharField(trim_whitespace=False, allow_blank=True)
+
+
+class PoolSerializer(serializers.ModelSerializer):
+    """A task's pool: its status, the return comment, the instructions in order."""
+
+    writer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    instructions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Task
+        fields = ["slug", "name", "language", "writer", "pool_status", "return_comment", "instructions"]
+        read_only_fields = fields
+
+    def get_instructions(self, task: Task) -> list[dict[str, Any]]:
+        return InstructionSerializer(
+            task.instructions.select_related("author").order_by("position", "id"), many=True
+        ).data
+
+
+class ReorderSerializer(serializers.Serializer):
+    order = serializers.ListField(child=serializers.IntegerField(), help_text="Every instruction id, in the new order.")
+
+
+class CommentSerializer(serializers.Serializer):
+    comment = serializers.CharField(allow_blank=True, required=False, default="")

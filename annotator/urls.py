@@ -5,6 +5,8 @@ from . import api, stage1_views, views
 
 router = DefaultRouter()
 router.register("tasks", api.TaskViewSet, basename="api-task")
+router.register("instructions", api.InstructionViewSet, basename="api-instruction")
+router.register("pools", api.PoolViewSet, basename="api-pool")
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
