@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from . import pool
-from .access import visible_tasks
+from .access import pool_tasks
 from .models import Instruction, Task
 from .permissions import IsAdminOrReadOnly
 from .serializers import (
@@ -60,7 +60,7 @@ class InstructionViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> Any:
-        instructions = Instruction.objects.filter(task__in=visible_tasks(self.request.user)).select_related(
+        instructions = Instruction.objects.filter(task__in=pool_tasks(self.request.user)).select_related(
             "task", "author"
         )
         slug = self.request.query_params.get("task")
@@ -70,7 +70,7 @@ class InstructionViewSet(viewsets.ModelViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = InstructionCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        task = get_object_or_404(visible_tasks(request.user), slug=data.validated_data["task"])
+        task = get_object_or_404(pool_tasks(request.user), slug=data.validated_data["task"])
         with pool_rules():
             instruction = pool.add_instruction(task, request.user, data.validated_data["text"])
         return Response(self.get_serializer(instruction).data, status=status.HTTP_201_CREATED)
@@ -100,7 +100,7 @@ class PoolViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     lookup_field = "slug"
 
     def get_queryset(self) -> Any:
-        return visible_tasks(self.request.user).order_by("id")
+        return pool_tasks(self.request.user).order_by("id")
 
     def _done(self, task: Task) -> Response:
         task.refresh_from_db()

@@ -169,14 +169,15 @@ def reorder(task: Task, user: Any, ordered_ids: list[int]) -> None:
 
 def move(task: Task, user: Any, instruction_id: int, offset: int) -> None:
     """Move one instruction up (offset -1) or down (+1) in the list."""
-    ids = [i.pk for i in ordered(task)]
-    instruction = _get(task, instruction_id)
-    index = ids.index(instruction.pk)
-    target = max(0, min(len(ids) - 1, index + offset))
-    if target == index:
-        return
-    ids.insert(target, ids.pop(index))
-    reorder(task, user, ids)
+    with transaction.atomic():
+        task = _locked_task(task)
+        _require_writer(task, user)
+        ids = [i.pk for i in ordered(task)]
+        index = ids.index(_get(task, instruction_id).pk)
+        target = max(0, min(len(ids) - 1, index + offset))
+        if target != index:
+            ids.insert(target, ids.pop(index))
+            reorder(task, user, ids)
 
 
 def submit(task: Task, user: Any) -> None:

@@ -20,7 +20,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from . import pool, stats
-from .access import visible_tasks
+from .access import pool_tasks
 from .models import Group, Task
 from .permissions import AdminRequiredMixin
 from .stats_chart import PAPER_TABLE_2, distance_chart
@@ -50,7 +50,7 @@ class PoolActionView(LoginRequiredMixin, View):
         return {}
 
     def post(self, request: HttpRequest, slug: str, pk: int | None = None) -> HttpResponse:
-        task = get_object_or_404(visible_tasks(request.user), slug=slug)
+        task = get_object_or_404(pool_tasks(request.user), slug=slug)
         try:
             message = self.act(request, task, pk)
         except pool.NotAllowed as exc:
@@ -119,7 +119,7 @@ class PoolLiveStatsView(LoginRequiredMixin, View):
     """JSON for the editor as the person types: ?draft=<text>[&editing=<instruction id>]."""
 
     def get(self, request: HttpRequest, slug: str) -> JsonResponse:
-        task = get_object_or_404(visible_tasks(request.user), slug=slug)
+        task = get_object_or_404(pool_tasks(request.user), slug=slug)
         editing = request.GET.get("editing") or None
         try:
             editing_pk = int(editing) if editing else None
@@ -186,7 +186,7 @@ class InstructionStatsView(LoginRequiredMixin, TemplateView):
             tasks=sorted(report.tasks, key=lambda row: (row.group, row.key)),
             chart=distance_chart([*groups, report.overall]) if report.overall.instructions else None,
             paper=PAPER_TABLE_2,
-            visible=set(visible_tasks(self.request.user).values_list("slug", flat=True)),
+            visible=set(pool_tasks(self.request.user).values_list("slug", flat=True)),
             group_labels=dict(Group.choices),
         )
         return context

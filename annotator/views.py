@@ -12,7 +12,7 @@ from django.views.generic import TemplateView
 from pipeline.models import Job
 
 from . import pool, roles, stats
-from .access import can_write, visible_tasks
+from .access import can_read_pool, can_write
 from .composition import SPLIT_COLOURS, composition_bars, group_rows
 from .forms import TaskAssignForm
 from .models import Task
@@ -67,10 +67,11 @@ def task_detail_context(request: HttpRequest, task: Task, assign_form: TaskAssig
     """What the task page shows: facts, a few real samples, the instruction pool (the Stage I editor for its
     writer), its history; admins also get the assignment form and the task's jobs."""
     user = request.user
-    entries = pool_entries(task)
+    readable = can_read_pool(user, task)
+    entries = pool_entries(task) if readable else []
     summary = stats.pool_summary(entries, task.language)
     warnings = stats.pool_warnings(entries, task.language)
-    instructions = pool.ordered(task)
+    instructions = pool.ordered(task) if readable else []
     rows = [
         {"instruction": i, "number": e.number, "tokens": s["tokens"], "warnings": warnings[e.number]}
         for i, e, s in zip(instructions, entries, summary["instructions"], strict=True)
@@ -79,6 +80,7 @@ def task_detail_context(request: HttpRequest, task: Task, assign_form: TaskAssig
     context: dict[str, Any] = {
         "task": task,
         "splits": task.splits.all(),
+        "can_read_pool": readable,
         "rows": rows,
         "summary": summary,
         "min_instructions": pool.MIN_INSTRUCTIONS,
@@ -93,7 +95,9 @@ def task_detail_context(request: HttpRequest, task: Task, assign_form: TaskAssig
             :SAMPLES_ON_TASK_PAGE
         ],
         "sample_total": task.samples.count(),
-        "events": [(e, describe_event(e)) for e in task.instruction_events.select_related("actor")[:20]],
+        "events": [(e, describe_event(e)) for e in task.instruction_events.select_related("actor")[:20]]
+        if readable
+        else [],
     }
     if roles.is_admin(user):
         context["assign_form"] = assign_form or TaskAssignForm(instance=task)
@@ -103,13 +107,13 @@ def task_detail_context(request: HttpRequest, task: Task, assign_form: TaskAssig
 
 class TaskDetailView(LoginRequiredMixin, TemplateView):
     """A task's facts, samples and instruction pool; admins also assign its writer and reviewer here.
-    Annotators and reviewers see only the tasks they write or review (others are 404)."""
+    Everyone signed in sees the facts and samples; the pool only its writer, its reviewer and admins."""
 
     template_name = "annotator/task_detail.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        task = get_object_or_404(visible_tasks(self.request.user), slug=kwargs["slug"])
+        task = get_object_or_404(Task.objects.select_related("writer", "reviewer"), slug=kwargs["slug"])
         context.update(task_detail_context(self.request, task))
         return context
 

@@ -51,6 +51,39 @@ API_READ = expect(403, **EVERYONE_SIGNED_IN)
 API_ADMIN_ONLY = expect(404, annotator=404, reviewer=404, admin=200, other=404)
 
 
+# Stage I: only task A's writer changes its pool (others who can see it: 403; others: 404).
+WRITER_EDITS_WEB = expect(LOGIN, annotator=302, reviewer=403, admin=403, other=404)
+WRITER_EDITS_API = expect(403, annotator=200, reviewer=403, admin=403, other=404)
+POOL_READ_API = expect(403, annotator=200, reviewer=200, admin=200, other=404)
+ADMIN_ACTS_ON_POOL_WEB = expect(LOGIN, annotator=403, reviewer=403, admin=302, other=404)
+ADMIN_ACTS_ON_POOL_API = expect(403, annotator=403, reviewer=403, admin=200, other=404)
+
+
+def _instruction(w: World) -> Any:
+    """One instruction in task A's pool, written by its annotator (created once per World)."""
+    from .factories import InstructionFactory
+
+    if "instruction" not in w.extra:
+        w.extra["instruction"] = InstructionFactory(task=w.task_a, author=w.users["annotator"], position=0)
+    return w.extra["instruction"]
+
+
+def _instruction_kwargs(w: World) -> dict[str, Any]:
+    return {"slug": w.task_a.slug, "pk": _instruction(w).pk}
+
+
+def _instruction_pk(w: World) -> dict[str, Any]:
+    return {"pk": _instruction(w).pk}
+
+
+def _submitted_task_a(w: World) -> dict[str, Any]:
+    from annotator.models import PoolStatus
+
+    w.task_a.pool_status = PoolStatus.SUBMITTED
+    w.task_a.save()
+    return {"slug": w.task_a.slug}
+
+
 @dataclass
 class World:
     """The objects every row may refer to; built fresh for each test."""
@@ -123,6 +156,88 @@ MATRIX: list[Row] = [
         expect(403, annotator=403, reviewer=403, admin=200, other=403),
         kwargs=lambda w: {"slug": w.task_b.slug},
         data=lambda w: {"reviewer": w.users["reviewer"].username},
+    ),
+    # --- annotator: Stage I instruction pools (writer edits; writer, reviewer, admin read) -----
+    Row(
+        "instruction-add",
+        "post",
+        WRITER_EDITS_WEB,
+        kwargs=lambda w: {"slug": w.task_a.slug},
+        data=lambda w: {"text": "Describe the image in one sentence."},
+    ),
+    Row("instruction-edit", "post", WRITER_EDITS_WEB, kwargs=_instruction_kwargs, data=lambda w: {"text": "Changed."}),
+    Row("instruction-delete", "post", WRITER_EDITS_WEB, kwargs=_instruction_kwargs),
+    Row("instruction-move", "post", WRITER_EDITS_WEB, kwargs=_instruction_kwargs, data=lambda w: {"direction": "up"}),
+    Row(
+        "pool-live-stats",
+        "get",
+        expect(LOGIN, annotator=200, reviewer=200, admin=200, other=404),
+        kwargs=lambda w: {"slug": w.task_a.slug},
+    ),
+    Row("pool-submit", "post", WRITER_EDITS_WEB, kwargs=lambda w: {"slug": w.task_a.slug}),
+    Row(
+        "pool-return",
+        "post",
+        ADMIN_ACTS_ON_POOL_WEB,
+        kwargs=_submitted_task_a,
+        data=lambda w: {"comment": "Two instructions say the same."},
+    ),
+    Row("pool-unlock", "post", ADMIN_ACTS_ON_POOL_WEB, kwargs=_submitted_task_a),
+    Row("instruction-export", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"slug": w.task_a.slug}),
+    Row(
+        "instruction-import",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        kwargs=lambda w: {"slug": w.task_a.slug},
+    ),
+    Row("instruction-stats", "get", expect(LOGIN, **EVERYONE_SIGNED_IN)),
+    Row("instruction-stats-csv", "get", expect(LOGIN, **EVERYONE_SIGNED_IN)),
+    Row("api-instruction-list", "get", API_READ),
+    Row(
+        "api-instruction-list",
+        "post",
+        expect(403, annotator=201, reviewer=403, admin=403, other=404),
+        data=lambda w: {"task": w.task_a.slug, "text": "Describe the image in one sentence."},
+    ),
+    Row("api-instruction-detail", "get", POOL_READ_API, kwargs=_instruction_pk),
+    Row("api-instruction-detail", "patch", WRITER_EDITS_API, kwargs=_instruction_pk, data=lambda w: {"text": "New."}),
+    Row("api-instruction-detail", "put", WRITER_EDITS_API, kwargs=_instruction_pk, data=lambda w: {"text": "New."}),
+    Row(
+        "api-instruction-detail",
+        "delete",
+        expect(403, annotator=204, reviewer=403, admin=403, other=404),
+        kwargs=_instruction_pk,
+    ),
+    Row("api-pool-list", "get", API_READ),
+    Row("api-pool-detail", "get", POOL_READ_API, kwargs=lambda w: {"slug": w.task_a.slug}),
+    Row(
+        "api-pool-submit",
+        "post",
+        expect(403, annotator=400, reviewer=403, admin=403, other=404),
+        kwargs=lambda w: {"slug": w.task_a.slug},
+    ),
+    Row(
+        "api-pool-reorder",
+        "post",
+        WRITER_EDITS_API,
+        kwargs=lambda w: {"slug": w.task_a.slug},
+        data=lambda w: {"order": [_instruction(w).pk]},
+    ),
+    Row(
+        "api-pool-return-pool",
+        "post",
+        ADMIN_ACTS_ON_POOL_API,
+        kwargs=_submitted_task_a,
+        data=lambda w: {"comment": "Why?"},
+    ),
+    Row("api-pool-unlock", "post", ADMIN_ACTS_ON_POOL_API, kwargs=_submitted_task_a),
+    Row("api-pool-instructions-json", "get", POOL_READ_API, kwargs=lambda w: {"slug": w.task_a.slug}),
+    Row(
+        "api-pool-instructions-json",
+        "put",
+        expect(403, annotator=403, reviewer=403, admin=200, other=404),
+        kwargs=lambda w: {"slug": w.task_a.slug},
+        data=lambda w: ["Describe the image.", "What is in the picture?"],
     ),
     # --- pipeline: images and jobs ----------------------------------------------------------
     Row("image-file", "get", expect(LOGIN, **EVERYONE_SIGNED_IN), kwargs=lambda w: {"sha256": w.image.sha256}),
