@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -18,11 +17,21 @@ def instruction_seed(task_slug: str, split: str, source_id: str, salt: int = 0) 
     return int.from_bytes(digest[:6], "big")
 
 
+def instruction_weight(seed: int, instruction_id: int) -> int:
+    digest = hashlib.blake2b(f"{seed}|{instruction_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
 def pick(pool: list[Instruction], seed: int) -> Instruction | None:
+    """The pool's instruction with the highest seeded weight (rendezvous hashing).
+
+    Like a seeded random.choice it is reproducible and uniform, but it is stable when the pool changes:
+    deleting an instruction moves only the samples that had drawn it, and adding one moves only about
+    1/(n+1) of the samples (to the new one), instead of reshuffling every sample of the task.
+    """
     if not pool:
         return None
-    ordered = sorted(pool, key=lambda i: i.pk)
-    return random.Random(seed).choice(ordered)
+    return max(pool, key=lambda instruction: instruction_weight(seed, instruction.pk))
 
 
 def draw_instruction(sample: Sample, pool: list[Instruction] | None = None, save: bool = True) -> Instruction | None:
