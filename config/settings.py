@@ -143,6 +143,15 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # --- images (validated before storing) -----------------------------------------------------
 IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
+IMAGE_MAX_SIDE = env.int("IMAGE_MAX_SIDE", default=16_384)
+
+# --- imports (pipeline.importing) ----------------------------------------------------------
+# Server-side imports read only below IMPORT_ROOT; web uploads are unpacked there too.
+IMPORT_ROOT = Path(env.str("IMPORT_ROOT", default=str(VAR_DIR / "imports")))
+IMPORT_UPLOAD_MAX_BYTES = env.int("IMPORT_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
+IMPORT_ZIP_MAX_BYTES = env.int("IMPORT_ZIP_MAX_BYTES", default=2 * 1024 * 1024 * 1024)
+IMPORT_ZIP_MAX_ENTRIES = env.int("IMPORT_ZIP_MAX_ENTRIES", default=200_000)
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1000)
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

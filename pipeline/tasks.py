@@ -9,6 +9,7 @@ from annotator.models import Task
 
 from . import demo, export
 from .images import store_image
+from .importing import ImportRejected, build_importer
 from .jobs import Progress, job_task
 from .models import Job, ParaphraseState, Sample, SampleImage
 from .selection import draw_instruction
@@ -54,3 +55,14 @@ def build_demo_dataset(job: Job, progress: Progress) -> dict[str, Any]:
 def export_dataset(job: Job, progress: Progress) -> dict[str, Any]:
     """Write an export of approved splits (pipeline.export). Resumable after a killed worker."""
     return export.run_export(job.export, progress)
+
+
+@job_task(queue="default")
+def import_source(job: Job, progress: Progress) -> dict[str, Any]:
+    """Import one source dataset split (pipeline.importing). Resumable: committed batches are skipped."""
+    importer = build_importer(job.params, job=job, progress=progress)
+    try:
+        return importer.run().as_dict()
+    except ImportRejected as exc:
+        Job.objects.filter(pk=job.pk).update(result=exc.result)
+        raise
