@@ -83,7 +83,9 @@ def inspect_image(data: bytes) -> tuple[bytes, str, int, int]:
         raise
     except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
         raise ImageRejected(f"image too large to decode safely (decompression bomb guard): {exc}") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+    except UnidentifiedImageError as exc:
+        raise ImageRejected("not a readable image: the format is unknown or the file is damaged") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageRejected(f"not a readable image: {exc}") from exc
     return data, fmt, width, height
 

@@ -50,7 +50,13 @@ def write_vqa(root: Path, questions: list[dict], annotations: list[dict], image_
     """VQA v2 / OK-VQA layout: questions and annotations JSON with their header keys, COCO image names."""
     write_json(
         root / "questions.json",
-        {"info": {}, "task_type": "Open-Ended", "data_type": "mscoco", "data_subtype": "val2014", "questions": questions},
+        {
+            "info": {},
+            "task_type": "Open-Ended",
+            "data_type": "mscoco",
+            "data_subtype": "val2014",
+            "questions": questions,
+        },
     )
     write_json(
         root / "annotations.json",
