@@ -10,10 +10,8 @@ from typing import Any
 
 import av
 import numpy as np
-import pytest
 from PIL import Image as PILImage
 
-from annotator.registry import load_tasks
 from pipeline.importing import Importer, build_importer
 
 
@@ -95,23 +93,10 @@ def write_video(path: Path, colours: Sequence[tuple[int, int, int]], size: tuple
 
 
 def bomb_png(side: int = 12_000) -> bytes:
-    """A tiny PNG whose header claims side×side pixels: a decompression bomb."""
+    """A tiny PNG whose header claims side x side pixels: a decompression bomb."""
     out = io.BytesIO()
     PILImage.new("1", (side, side)).save(out, format="PNG", optimize=True)
     return out.getvalue()
-
-
-@pytest.fixture
-def import_root(settings: Any, tmp_path: Path) -> Path:
-    root = tmp_path / "import-root"
-    root.mkdir()
-    settings.IMPORT_ROOT = root
-    return root
-
-
-@pytest.fixture
-def tasks(db: None) -> None:
-    load_tasks()
 
 
 def importer_for(adapter: str, task: str, split: str, folder: str, **params: Any) -> Importer:

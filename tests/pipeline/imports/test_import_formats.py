@@ -16,12 +16,10 @@ from pipeline.images import box_line_width, read_image_bytes
 from pipeline.models import Image, ParaphraseState, Sample
 from pipeline.video import frame_positions
 
-from ..factories import InstructionFactory
-from .import_files import (  # noqa: F401
+from ...factories import InstructionFactory
+from .files import (
     image_bytes,
-    import_root,
     importer_for,
-    tasks,
     write_image,
     write_json,
     write_jsonl,

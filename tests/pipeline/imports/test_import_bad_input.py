@@ -12,17 +12,13 @@ from pipeline.importing import ImportRejected, start_import
 from pipeline.models import Image, Job, Sample, SampleImage
 from pipeline.uploads import receive_upload
 
-from ..factories import AdminFactory, SampleFactory
-from .import_files import (  # noqa: F401
+from ...factories import AdminFactory, SampleFactory
+from .files import (
     bomb_png,
-    import_root,
     importer_for,
-    tasks,
     vqa_annotation,
     write_image,
     write_json,
-    write_jsonl,
-    write_video,
     write_vqa,
 )
 

@@ -8,8 +8,8 @@ from annotator.models import Task
 from pipeline.adapters.vqa import most_common_answer
 from pipeline.models import Image, ParaphraseState, Sample
 
-from ..factories import InstructionFactory
-from .import_files import import_root, importer_for, tasks, vqa_annotation, write_image, write_json, write_vqa  # noqa: F401
+from ...factories import InstructionFactory
+from .files import importer_for, vqa_annotation, write_image, write_json, write_vqa
 
 pytestmark = pytest.mark.django_db
 
