@@ -430,6 +430,8 @@ class Importer:
                 continue
             existing.add(draft.source_id)  # a repeated id inside the file counts as a duplicate too
             new.append(draft)
+        if not new:
+            return 0, len(drafts)
         resolver.begin_batch()
         media = [resolver.resolve(draft.media) for draft in new]
         with transaction.atomic():

@@ -61,7 +61,20 @@ def write_vqa(root: Path, questions: list[dict], annotations: list[dict], image_
         {"info": {}, "data_type": "mscoco", "data_subtype": "val2014", "annotations": annotations, "license": {}},
     )
     for image_id in image_ids:
-        write_image(root / "images" / coco_name(image_id), colour=(image_id % 256, 80, 160))
+        path = root / "images" / coco_name(image_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(id_image(image_id))
+
+
+def id_image(number: int, fmt: str = "JPEG") -> bytes:
+    """A 64x16 image whose eight 8x16 blocks spell `number` in black and white bits: distinct even as JPEG."""
+    img = PILImage.new("RGB", (64, 16), (255, 255, 255))
+    for bit in range(8):
+        if number >> bit & 1:
+            img.paste((0, 0, 0), (bit * 8, 0, bit * 8 + 8, 16))
+    out = io.BytesIO()
+    img.save(out, format=fmt)
+    return out.getvalue()
 
 
 def vqa_annotation(question_id: int, image_id: int, answers: list[str], mc: str | None = None) -> dict:

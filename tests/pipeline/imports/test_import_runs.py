@@ -1,0 +1,147 @@
+"""Idempotent re-imports, resuming from the last committed batch, and the import Job (eager and real worker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.db import transaction
+
+from pipeline.importing import start_import
+from pipeline.models import Image, Job, JobStatus, Sample, SampleImage
+
+from ...conftest import wait_for
+from ...factories import AdminFactory
+from .files import importer_for, vqa_annotation, write_vqa
+
+
+def write_synthetic_vqa(folder: Path, count: int, images: int = 5) -> None:
+    questions = [{"image_id": i % images, "question": f"Question {i}?", "question_id": i} for i in range(count)]
+    annotations = [vqa_annotation(i, i % images, [f"answer {i}"] * 10) for i in range(count)]
+    write_vqa(folder, questions, annotations, image_ids=range(images))
+
+
+@pytest.mark.django_db
+def test_reimport_skips_what_exists(import_root, tasks):
+    write_synthetic_vqa(import_root / "vqa", 7)
+    first = importer_for("vqa-v2", "vqa-v2", "train", "vqa", batch_size=3).run()
+    second = importer_for("vqa-v2", "vqa-v2", "train", "vqa", batch_size=3).run()
+    assert (first.created, first.skipped) == (7, 0)
+    assert (second.created, second.skipped) == (0, 7)
+    assert Sample.objects.filter(task__slug="vqa-v2", split="train").count() == 7
+    assert SampleImage.objects.count() == 7 and Image.objects.count() == 5
+    # The same source ids in another split are other samples.
+    assert importer_for("vqa-v2", "vqa-v2", "val", "vqa").run().created == 7
+
+
+@pytest.mark.django_db
+def test_repeated_source_id_in_a_file_counts_as_duplicate(import_root, tasks):
+    write_vqa(
+        import_root / "vqa",
+        [
+            {"image_id": 1, "question": "Q?", "question_id": 5},
+            {"image_id": 1, "question": "Q again?", "question_id": 6},
+        ],
+        [vqa_annotation(5, 1, ["a"]), vqa_annotation(6, 1, ["b"])],
+        image_ids=[1],
+    )
+    # Rewrite question 6 as a second question 5 in both files: the first one wins.
+    for name in ("questions.json", "annotations.json"):
+        path = import_root / "vqa" / name
+        path.write_text(path.read_text().replace('"question_id": 6', '"question_id": 5'))
+    outcome = importer_for("vqa-v2", "vqa-v2", "train", "vqa").run()
+    assert (outcome.created, outcome.skipped) == (1, 1)
+    assert Sample.objects.get().inputs == "Q?"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_interrupted_import_resumes_from_last_committed_batch(import_root, tasks, monkeypatch):
+    write_synthetic_vqa(import_root / "vqa", 7)
+
+    def stop_after_second(number: int) -> None:
+        if number == 2:
+            raise RuntimeError("worker lost")
+
+    crashed = importer_for("vqa-v2", "vqa-v2", "train", "vqa", batch_size=2)
+    crashed.after_batch = stop_after_second
+    with pytest.raises(RuntimeError):
+        crashed.run()
+    assert Sample.objects.count() == 4  # batches 1 and 2 committed
+
+    # A batch that fails half-way leaves nothing of itself behind.
+    calls = {"n": 0}
+    real = SampleImage.objects.bulk_create
+
+    def failing_bulk_create(objs, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second batch of this run: its samples are inserted, then this fails
+            raise RuntimeError("disk full")
+        return real(objs, *args, **kwargs)
+
+    monkeypatch.setattr(SampleImage.objects, "bulk_create", failing_bulk_create)
+    with pytest.raises(RuntimeError, match="disk full"):
+        importer_for("vqa-v2", "vqa-v2", "train", "vqa", batch_size=2).run()
+    # Run 2: batches 1-2 skipped (they exist), batch 3 written, batch 4 (one row) failed and rolled back.
+    assert Sample.objects.count() == 6
+    assert SampleImage.objects.count() == 6
+    monkeypatch.undo()
+
+    resumed = importer_for("vqa-v2", "vqa-v2", "train", "vqa", batch_size=2).run()
+    assert (resumed.created, resumed.skipped) == (1, 6)
+    assert sorted(int(s) for s in Sample.objects.values_list("source_id", flat=True)) == list(range(7))
+    assert all(link.position == 0 for link in SampleImage.objects.all()) and SampleImage.objects.count() == 7
+
+
+@pytest.mark.django_db
+def test_import_job_records_counts(import_root, tasks, eager_jobs):
+    write_synthetic_vqa(import_root / "vqa", 4)
+    admin = AdminFactory()
+    params = {"adapter": "vqa-v2", "task": "vqa-v2", "split": "train", "folder": "vqa"}
+    with eager_jobs():
+        job = start_import(params, admin)
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert (job.result["created"], job.result["skipped"], job.result["rejected"]) == (4, 0, 0)
+    assert job.counters == {"created": 4, "skipped": 0, "rejected": 0}
+    assert (job.done, job.total, job.task.slug, job.created_by) == (4, 4, "vqa-v2", admin)
+    assert set(Sample.objects.values_list("import_job", flat=True)) == {job.pk}
+
+
+@pytest.mark.django_db
+def test_import_job_with_rejected_rows_fails_and_lists_them(import_root, tasks, eager_jobs):
+    write_synthetic_vqa(import_root / "vqa", 3)
+    (import_root / "vqa" / "images" / "COCO_val2014_000000000001.jpg").write_bytes(b"not an image")
+    with eager_jobs():
+        job = start_import({"adapter": "vqa-v2", "task": "vqa-v2", "split": "val", "folder": "vqa"}, AdminFactory())
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error.startswith("ImportRejected: 1 of 3 rows rejected (allowed: 0); nothing was imported.")
+    assert job.result["first_rejected"][0]["line"] == 2  # question 1 uses image 1
+    assert job.result["report"] == f"imports/reports/job-{job.pk}-rejected.csv"
+    assert Sample.objects.count() == 0
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_five_thousand_records_through_a_real_worker(import_root, tasks, celery_worker_factory):
+    count = 5000
+    write_synthetic_vqa(import_root / "big", count, images=50)
+    celery_worker_factory(IMPORT_ROOT=str(import_root))
+    with transaction.atomic():
+        job = start_import(
+            {"adapter": "vqa-v2", "task": "vqa-v2", "split": "train", "folder": "big", "batch_size": 1000},
+            AdminFactory(),
+        )
+    wait_for(lambda: Job.objects.get(pk=job.pk).is_terminal, timeout=240, what="the import job to end")
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert (job.result["records"], job.result["created"], job.result["rejected"]) == (count, count, 0)
+    assert (job.done, job.total) == (count, count)
+    assert Sample.objects.filter(task__slug="vqa-v2", split="train").count() == count
+    assert Image.objects.count() == 50
+    sample = Sample.objects.get(source_id="4321")
+    assert (sample.inputs, sample.outputs, sample.images.get().sha256) == (
+        "Question 4321?",
+        "answer 4321",
+        Sample.objects.get(source_id="21").images.get().sha256,  # 4321 % 50 == 21 % 50
+    )
