@@ -126,8 +126,8 @@ class RejectionReport:
 
 
 def _read_file(source: SourceFiles, relative: str) -> bytes:
-    path = source.root.resolve() / relative
     try:
+        path = source.open_path(relative)
         if path.stat().st_size > settings.IMAGE_MAX_BYTES:
             raise ImageRejected(f"image {relative} is larger than {settings.IMAGE_MAX_BYTES} bytes")
         return path.read_bytes()
@@ -135,6 +135,8 @@ def _read_file(source: SourceFiles, relative: str) -> bytes:
         raise ImageRejected(f"image file {relative} does not exist") from None
     except IsADirectoryError:
         raise ImageRejected(f"image path {relative} is a folder") from None
+    except ImportInputError as exc:
+        raise ImageRejected(str(exc)) from None
 
 
 class MediaChecker:
@@ -167,7 +169,7 @@ class MediaChecker:
     def _check(self, item: Media) -> str | None:
         try:
             if isinstance(item, VideoFile):
-                sample_frames(self.source.root.resolve() / item.path, item.frames)
+                sample_frames(_video_path(self.source, item.path), item.frames)
                 return None
             data = item.data if isinstance(item, ImageData) else _read_file(self.source, item.path)
             prepared = prepare_image(data)
@@ -210,7 +212,7 @@ class MediaResolver:
         if key is not None and key in self.keys:
             return self.keys[key]
         if isinstance(item, VideoFile):
-            frames = sample_frames(self.source.root.resolve() / item.path, item.frames)
+            frames = sample_frames(_video_path(self.source, item.path), item.frames)
             shas = [self._add(prepare_image(frame)) for frame in frames]
         else:
             data = item.data if isinstance(item, ImageData) else _read_file(self.source, item.path)
@@ -241,6 +243,13 @@ class MediaResolver:
             self.store.store(list(self.pending.values()))
         self.pending = {}
         return self.store.ids
+
+
+def _video_path(source: SourceFiles, relative: str) -> Path:
+    try:
+        return source.open_path(relative)
+    except ImportInputError as exc:
+        raise VideoRejected(str(exc)) from None
 
 
 def _extra(item: Media) -> Any:

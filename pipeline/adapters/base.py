@@ -139,15 +139,22 @@ class SourceFiles:
             raise ImportInputError(f"{role} folder {self.files[role]!r} does not exist in the import folder")
         return path
 
-    def relative(self, path: Path) -> str:
-        return str(path.relative_to(self.root.resolve()))
-
     def under(self, role: str, relative: str) -> str:
         """A path given in a record, relative to the folder of `role`, as a path relative to the root.
 
-        Raises ImportInputError when it leaves the import folder (`../`)."""
-        base = self.folder(role) if self.has(role) else self.root.resolve()
-        return self.relative(safe_join(base, relative))
+        A string check, no file system calls (it runs once per row); raises ImportInputError when the
+        path leaves the import folder (`../`, absolute). Symlinks are checked when the file is read."""
+        base = os.path.normpath(self.files[role]) if self.has(role) else "."
+        if not relative or "\x00" in relative or os.path.isabs(relative):
+            raise ImportInputError(f"path {relative!r} must be relative to the import folder")
+        joined = os.path.normpath(os.path.join(base, relative))
+        if joined == ".." or joined.startswith(("../", "/")):
+            raise ImportInputError(f"path {relative!r} is outside the import folder")
+        return joined
+
+    def open_path(self, relative: str) -> Path:
+        """The real path of a media file, after resolving symlinks; ImportInputError if it leaves the root."""
+        return safe_join(self.root, relative)
 
 
 # ---- what an adapter declares ----------------------------------------------------------------

@@ -124,6 +124,15 @@ def test_image_path_outside_the_import_folder(import_root, before):
     assert _state() == before
 
 
+def test_symlink_to_a_file_outside_the_import_folder(import_root, before):
+    write_image(import_root / "secret.png")
+    _regions(import_root, ['{"id": "a", "image": "link.png", "boxes": [[1, 1, 5, 5]], "output": "ok"}\n'])
+    (import_root / "reg" / "images" / "link.png").symlink_to(import_root / "secret.png")
+    error = _rejected(importer_for("regions", "coco-goi", "train", "reg"))
+    assert "line 1: images/link.png: path 'images/link.png' is outside the import folder" in str(error)
+    assert _state() == before
+
+
 def test_import_folder_outside_the_import_root(import_root, before, tmp_path):
     (tmp_path / "elsewhere").mkdir()
     with pytest.raises(ImportInputError, match="is outside the import folder"):
