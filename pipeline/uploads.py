@@ -15,8 +15,10 @@ from typing import IO
 
 from django.conf import settings
 
+from .adapters import get_adapter
 from .adapters.base import ImportInputError, safe_join
-from .importing import import_root
+from .importing import import_root, start_import
+from .models import Job
 
 CHUNK = 1 << 20
 
@@ -87,4 +89,23 @@ def receive_upload(fileobj: IO[bytes], name: str, size: int) -> tuple[str, str |
         return str(folder), filename
     except BaseException:
         shutil.rmtree(dest, ignore_errors=True)
+        raise
+
+
+def start_import_from_upload(params: dict, fileobj: IO[bytes] | None, name: str, size: int, user: object) -> Job:
+    """Start an import of an upload (or of `params["folder"]` when there is none).
+
+    A single uploaded file plays the adapter's first file role unless `files` names it; a zip is
+    unpacked and its paths are used as given. On any input error the upload is removed again."""
+    if fileobj is None:
+        return start_import(params, user)
+    adapter = get_adapter(str(params.get("adapter", "")))
+    folder, filename = receive_upload(fileobj, name, size)
+    params = {**params, "folder": folder, "files": dict(params.get("files") or {})}
+    if filename:
+        params["files"].setdefault(adapter.files[0].role, filename)
+    try:
+        return start_import(params, user)
+    except BaseException:
+        shutil.rmtree(import_root() / folder, ignore_errors=True)
         raise

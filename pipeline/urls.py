@@ -6,6 +6,8 @@ from . import api, export_api, export_views, views
 router = DefaultRouter()
 router.register("jobs", api.JobViewSet, basename="api-job")
 router.register("exports", export_api.ExportViewSet, basename="api-export")
+router.register("imports", api.ImportViewSet, basename="api-import")
+router.register("samples", api.SampleViewSet, basename="api-sample")
 
 urlpatterns = [
     path("images/<str:sha256>/", views.ImageFileView.as_view(), name="image-file"),
@@ -17,5 +19,11 @@ urlpatterns = [
     path("exports/<int:pk>/download/", export_views.ExportDownloadView.as_view(), name="export-download"),
     path("exports/<int:pk>/files/<path:relative>", export_views.ExportFileView.as_view(), name="export-file"),
     path("exports/<int:pk>/delete/", export_views.ExportDeleteView.as_view(), name="export-delete"),
+    path("imports/", views.ImportListView.as_view(), name="import-list"),
+    path("imports/<int:pk>/", views.ImportDetailView.as_view(), name="import-detail"),
+    path("imports/<int:pk>/rejected.csv", views.ImportReportView.as_view(), name="import-report"),
+    path("imports/<int:pk>/rerun/", views.ImportRetryView.as_view(), name="import-rerun"),
+    path("samples/", views.SampleListView.as_view(), name="sample-list"),
+    path("samples/<int:pk>/", views.SampleDetailView.as_view(), name="sample-detail"),
     path("api/", include(router.urls)),
 ]
