@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator.models import Task
-from annotator.permissions import IsAdmin
+from annotator.permissions import IsAdmin, IsAdminElse404
 
 from .access import visible_jobs
 from .adapters import ADAPTERS, ImportInputError
@@ -39,10 +39,12 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
 
 class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Import jobs: list and follow them, start one (JSON with a server folder, or multipart with an upload)."""
+    """Import jobs: list and follow them, start one (JSON with a server folder, or multipart with an upload).
+
+    Admins only; 404 for anyone else."""
 
     serializer_class = JobSerializer
-    permission_classes = [IsAdmin]
+    permission_classes = [IsAdminElse404]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self) -> Any:
@@ -89,7 +91,7 @@ class SampleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     """Samples, filtered by ?task=&split=&paraphrase_state=&qc_state=; cursor pages by id (no COUNT)."""
 
     serializer_class = SampleSerializer
-    permission_classes = [IsAdmin]
+    permission_classes = [IsAdminElse404]
 
     def get_queryset(self) -> Any:
         params = self.request.query_params

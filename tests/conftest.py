@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _media_in_tmp(settings: object, tmp_path_factory: pytest.TempPathFactory) -> None:
     settings.MEDIA_ROOT = str(tmp_path_factory.getbasetemp() / "media")
     settings.EXPORT_ROOT = tmp_path_factory.getbasetemp() / "exports"
+    settings.IMPORT_ROOT = tmp_path_factory.getbasetemp() / "imports"
 
 
 @pytest.fixture

@@ -132,6 +132,59 @@ def _finished_export(w: World) -> Any:
     return w.extra["export"]
 
 
+def _import_folder(w: World) -> str:
+    """A folder under IMPORT_ROOT with a one-line M3IT file, for starting an import."""
+    import base64
+
+    from pipeline.importing import import_root
+
+    if "import_folder" not in w.extra:
+        folder = import_root() / f"matrix-{w.task_a.slug}"
+        folder.mkdir(parents=True, exist_ok=True)
+        image = base64.b64encode(png_bytes()).decode()
+        record = {"instruction": "", "inputs": "q", "outputs": "a", "image_base64_str": [image], "meta": {}}
+        (folder / "train.jsonl").write_text(json.dumps(record) + "\n")
+        w.extra["import_folder"] = folder.name
+    return w.extra["import_folder"]
+
+
+def _import_request(w: World) -> dict[str, Any]:
+    return {
+        "adapter": "m3it-jsonl",
+        "task": w.task_a.slug,
+        "split": "train",
+        "folder": _import_folder(w),
+        "max_rejected": 0,
+    }
+
+
+def _import_job(w: World) -> Job:
+    """An ended import job of task A with a rejected-rows report in media storage."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    if "import_job" not in w.extra:
+        name = default_storage.save("imports/reports/matrix.csv", ContentFile(b"file,unit,line,source_id,message\n"))
+        w.extra["import_job"] = Job.objects.create(
+            kind=JobKind.IMPORT,
+            status="failed",
+            task_name="pipeline.tasks.import_source",
+            params={**_import_request(w), "files": {}, "options": {}},
+            result={"report": name, "first_rejected": []},
+            task=w.task_a,
+            created_by=w.users["admin"],
+        )
+    return w.extra["import_job"]
+
+
+def _sample(w: World) -> Any:
+    from .factories import SampleFactory
+
+    if "sample" not in w.extra:
+        w.extra["sample"] = SampleFactory(task=w.task_a, split="train")
+    return w.extra["sample"]
+
+
 MATRIX: list[Row] = [
     # --- accounts ---------------------------------------------------------------------------
     Row("login", "get", expect(200, **EVERYONE_SIGNED_IN)),
@@ -386,6 +439,35 @@ MATRIX: list[Row] = [
         expect(403, annotator=403, reviewer=200, admin=404, other=403),
         data=lambda w: [{"id": _qc_review(w).items.first().pk, "verdict": "approved"}],
     ),
+    # --- pipeline: imports and the samples browser (admins only; 404 for everyone else) ---------
+    Row("import-list", "get", ADMIN_ONLY_WEB),
+    Row(
+        "import-list",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        data=lambda w: _import_request(w),
+    ),
+    Row("import-detail", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"pk": _import_job(w).pk}),
+    Row("import-report", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"pk": _import_job(w).pk}),
+    Row(
+        "import-rerun",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        kwargs=lambda w: {"pk": _import_job(w).pk},
+    ),
+    Row("sample-list", "get", ADMIN_ONLY_WEB),
+    Row("sample-detail", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"pk": _sample(w).pk}),
+    Row("api-import-list", "get", API_ADMIN_ONLY),
+    Row(
+        "api-import-list",
+        "post",
+        expect(404, annotator=404, reviewer=404, admin=202, other=404),
+        data=lambda w: _import_request(w),
+    ),
+    Row("api-import-detail", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _import_job(w).pk}),
+    Row("api-import-adapters", "get", API_ADMIN_ONLY),
+    Row("api-sample-list", "get", API_ADMIN_ONLY),
+    Row("api-sample-detail", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _sample(w).pk}),
     # --- API schema and documentation (public: it describes endpoints, holds no data) --------
     Row("api-schema", "get", expect(200, **EVERYONE_SIGNED_IN)),
     Row("api-docs", "get", expect(200, **EVERYONE_SIGNED_IN)),

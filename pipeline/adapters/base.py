@@ -268,7 +268,7 @@ def jsonl_lines(path: Path, label: str) -> Iterator[tuple[int, Any, str | None]]
             try:
                 yield number, orjson.loads(raw), None
             except orjson.JSONDecodeError as exc:
-                yield number, None, f"not valid JSON: {exc}"
+                yield number, None, f"not valid JSON ({exc.msg} at column {exc.colno})"
 
 
 def csv_rows(path: Path, label: str) -> Iterator[tuple[int, dict[str, str]]]:

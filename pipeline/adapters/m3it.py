@@ -66,7 +66,7 @@ class M3ITAdapter(Adapter):
         try:
             record = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            return Rejected(where, f"not valid JSON: {exc}")
+            return Rejected(where, f"not valid JSON ({exc.msg} at column {exc.colno})")
         if not isinstance(record, dict):
             return Rejected(where, "record is not a JSON object")
         meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
