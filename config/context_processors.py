@@ -18,6 +18,7 @@ NAV_ITEMS = (
     ("Paraphrase", "paraphrase-start", "admin"),
     ("Review", "review-queue", "reviewer"),
     ("QC dashboard", "qc-dashboard", "admin"),
+    ("Sent back by QC", "qc-returned", "annotator"),
     ("Exports", "export-list", "admin"),
     ("Jobs", "job-list", "admin"),
     ("API", "api-docs", "all"),

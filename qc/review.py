@@ -164,6 +164,8 @@ def request_second_review(task_split: TaskSplit, actor: Any, reviewer: Any) -> R
 
 
 def _lock_item(item: ReviewItem, user: Any) -> ReviewItem:
+    # Decisions on one review run one after another, so the gate is evaluated once per change.
+    Review.objects.select_for_update().filter(pk=item.review_id).first()
     item = (
         ReviewItem.objects.select_for_update(of=("self",))
         .select_related("review__task_split__task", "sample")

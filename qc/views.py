@@ -222,7 +222,11 @@ class SplitHistoryView(LoginRequiredMixin, TemplateView):
             reviews=reviews,
             events=split.qc_events.select_related("actor", "item").order_by("-id"),
             is_admin=roles.is_admin(self.request.user),
-            reviewers=get_user_model().objects.filter(groups__name="reviewer").order_by("username"),
+            reviewers=get_user_model()
+            .objects.filter(groups__name="reviewer")
+            .exclude(pk__in=[r.reviewer_id for r in reviews])
+            .exclude(pk=split.task.writer_id or 0)
+            .order_by("username"),
         )
         return context
 

@@ -22,6 +22,9 @@
     items.forEach((el, k) => el.classList.toggle("current", k === current));
     dots.forEach((el, k) => el.classList.toggle("current", k === current));
     closePanels();
+    // the next sample's images are lazy and hidden: start fetching them now so j/a feel instant
+    const next = items[current + 1];
+    if (next) next.querySelectorAll("img[loading=lazy]").forEach((img) => (img.loading = "eager"));
     history.replaceState(null, "", "#item-" + (current + 1));
   }
 

@@ -99,3 +99,44 @@ def test_reviewer_rejects_with_tags_by_keyboard(page):
     item = Review.objects.get(task_split=s.split).items.get(position=0)
     assert item.verdict == "rejected" and item.problems == ["image", "outputs"]
     assert item.comment == "Answer does not match the <b>image</b>"
+
+
+def test_admin_sees_the_dashboard_and_asks_for_a_second_reviewer(page):
+    from qc import review as qc_review
+
+    from ..factories import AdminFactory, ReviewerFactory
+
+    admin = AdminFactory()
+    approved = make_split(10)
+    rev = qc_review.start_review(approved.split, approved.reviewer)
+    for item in rev.items.all():
+        qc_review.decide(item, approved.reviewer, "approved")
+    rejected = make_split(10)
+    rev = qc_review.start_review(rejected.split, rejected.reviewer)
+    for index, item in enumerate(rev.items.order_by("position")):
+        if index < 8:
+            qc_review.decide(item, rejected.reviewer, "approved")
+        else:
+            qc_review.decide(item, rejected.reviewer, "rejected", problems=["outputs"], comment="too short")
+    second = ReviewerFactory()
+
+    login(page, admin.username)
+    page.goto("/qc/dashboard/")
+    assert page.locator("#qc-matrix a.badge.approved").count() == 1
+    assert page.locator("#qc-matrix a.badge.rejected").count() == 1
+    assert "outputs 2" in page.locator("#qc-matrix").inner_text()
+    shot(page, "dashboard")
+
+    page.locator("#qc-matrix a.badge.approved").click()
+    page.select_option("select[name=reviewer]", label=second.username)
+    page.click("text=Request")
+    assert "will review the same samples" in page.locator(".messages").inner_text()
+    shot(page, "split-history")
+    assert (
+        Review.objects.get(reviewer=second).sample_ids
+        == Review.objects.get(task_split=approved.split, role="primary").sample_ids
+    )
+
+    page.goto("/qc/reviewers/")
+    assert page.locator("#reviewer-table tbody tr").count() == 3
+    shot(page, "reviewers")
