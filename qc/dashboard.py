@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import Count
 
 from annotator.models import QCStatus, Split, Task, TaskSplit
+from pipeline.models import Sample
 
 from .agreement import Agreement, agreement
 from .models import ProblemTag, Review, ReviewItem, ReviewRole, Verdict
@@ -33,6 +35,7 @@ class SplitCell:
     tags: dict[str, int] = field(default_factory=dict)
     agreement: Agreement | None = None
     rounds: int = 0
+    samples: int = 0
 
     @property
     def date(self) -> datetime | None:
@@ -108,6 +111,12 @@ def dashboard(reviewer_id: int | None = None) -> dict[str, Any]:
     if reviewer_id is not None:
         splits = [s for s in splits if any(r.task_split_id == s.pk and r.reviewer_id == reviewer_id for r in reviews)]
     cells = split_cells(splits, reviews)
+    counts = {
+        (row["task_id"], row["split"]): row["n"]
+        for row in Sample.objects.values("task_id", "split").annotate(n=Count("id")).order_by()
+    }
+    for cell in cells.values():
+        cell.samples = counts.get((cell.split.task_id, cell.split.split), 0)
     by_task: dict[int, dict[str, SplitCell]] = defaultdict(dict)
     for cell in cells.values():
         by_task[cell.split.task_id][cell.split.split] = cell

@@ -103,7 +103,9 @@ class Review(models.Model):
         self.check_reviewer()
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.check_reviewer()
+        update_fields = kwargs.get("update_fields")
+        if self._state.adding or update_fields is None or "reviewer" in update_fields:
+            self.check_reviewer()
         super().save(*args, **kwargs)
 
 

@@ -175,6 +175,10 @@ def _lock_item(item: ReviewItem, user: Any) -> ReviewItem:
         raise ReviewError("Only the assigned reviewer can decide on this sample.")
     if not item.review.is_open:
         raise ReviewError("This review is closed.")
+    try:
+        item.review.check_reviewer()  # authorship may have changed since the draw
+    except ValidationError as exc:
+        raise ReviewError(_messages(exc)) from exc
     return item
 
 

@@ -140,9 +140,16 @@ def test_authorship_is_checked_again_when_a_verdict_is_saved():
     item = rev.items.first()
     with pytest.raises(review.ReviewError, match="wrote instructions"):
         review.decide(item, s.reviewer, Verdict.APPROVED)
+    with pytest.raises(review.ReviewError, match="wrote instructions"):
+        review.correct(item, s.reviewer, outputs="changed by an author")
     item.refresh_from_db()
     assert item.verdict == Verdict.PENDING
-    assert not AuditEvent.objects.filter(action=AuditAction.APPROVE).exists()
+    assert not AuditEvent.objects.filter(action__in=[AuditAction.APPROVE, AuditAction.CORRECT]).exists()
+    assert not SampleRevision.objects.exists()
+    # and the model layer refuses it too, whoever calls save()
+    item.verdict = Verdict.APPROVED
+    with pytest.raises(ValidationError):
+        item.save()
 
 
 def test_only_the_assigned_reviewer_decides():
