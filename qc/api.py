@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
@@ -14,6 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator import roles
+from annotator.models import TaskSplit
+from annotator.permissions import IsAdmin
 
 from . import review
 from .access import actionable_items, startable_splits, visible_reviews
@@ -23,6 +27,7 @@ from .serializers import (
     DecisionSerializer,
     ReviewItemSerializer,
     ReviewSerializer,
+    SecondReviewSerializer,
     StartReviewSerializer,
 )
 
@@ -67,6 +72,19 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         except review.ReviewError as exc:
             raise serializers.ValidationError({"detail": str(exc)}) from exc
         return Response(ReviewSerializer(started).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=False, methods=["post"], permission_classes=[IsAdmin])
+    def second(self, request: Request) -> Response:
+        """An admin asks a second reviewer to judge the same samples as the split's latest review."""
+        params = SecondReviewSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        split = get_object_or_404(TaskSplit, pk=params.validated_data["task_split"])
+        reviewer = get_object_or_404(get_user_model(), pk=params.validated_data["reviewer"])
+        try:
+            created = review.request_second_review(split, request.user, reviewer)
+        except review.ReviewError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from exc
+        return Response(ReviewSerializer(created).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"], url_path="load-check")
     def load_check(self, request: Request, pk: str | None = None) -> Response:

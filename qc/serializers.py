@@ -33,6 +33,11 @@ class StartReviewSerializer(serializers.Serializer):
     task_split = serializers.IntegerField()
 
 
+class SecondReviewSerializer(serializers.Serializer):
+    task_split = serializers.IntegerField()
+    reviewer = serializers.IntegerField()
+
+
 class DecisionSerializer(serializers.Serializer):
     """What a reviewer sends for one item: approve, reject with tags and comment, or correct."""
 

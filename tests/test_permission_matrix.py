@@ -408,6 +408,12 @@ MATRIX: list[Row] = [
         data=lambda w: {"task_split": _qc_split(w).pk},
     ),
     Row(
+        "api-qc-review-second",
+        "post",
+        expect(403, annotator=403, reviewer=403, admin=201, other=403),
+        data=lambda w: {"task_split": _qc_review(w).task_split_id, "reviewer": ReviewerFactory().pk},
+    ),
+    Row(
         "api-qc-review-detail",
         "get",
         expect(403, annotator=403, reviewer=200, admin=200, other=403),

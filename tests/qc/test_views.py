@@ -224,6 +224,18 @@ def test_reviewer_patches_and_bulk_approves_their_split(two_reviews):
     assert client.get(f"/api/qc/reviews/{rev_a.pk}/").json()["status"] == "approved"
 
 
+def test_admin_requests_a_second_reviewer_through_the_api():
+    s = make_split(10)
+    first = review.start_review(s.split, s.reviewer)
+    other = ReviewerFactory()
+    body = {"task_split": s.split.pk, "reviewer": other.pk}
+    assert api(s.reviewer).post("/api/qc/reviews/second/", body, format="json").status_code == 403
+    response = api(AdminFactory()).post("/api/qc/reviews/second/", body, format="json")
+    assert response.status_code == 201 and response.json()["sample_ids"] == first.sample_ids
+    again = api(AdminFactory()).post("/api/qc/reviews/second/", body, format="json")
+    assert again.status_code == 400 and "already has a second reviewer" in again.json()["detail"]
+
+
 def test_reviewer_starts_a_review_through_the_api():
     s = make_split(11)
     client = api(s.reviewer)
