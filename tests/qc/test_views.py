@@ -155,6 +155,21 @@ def test_review_page_escapes_sample_text(client):
     assert b"<img src=x" not in content
 
 
+def test_review_page_shows_the_load_check_result(client):
+    s = make_split(3)
+    s.samples[1].outputs = ""
+    s.samples[1].save()
+    rev = review.start_review(s.split, s.reviewer)
+    client.force_login(s.reviewer)
+    content = client.get(reverse("review-detail", args=[rev.pk])).content.decode()
+    assert "Load check failed" in content and "1 of 3 records have problems" in content
+    assert "Load check: outputs is empty" in content
+    s.samples[1].outputs = "blue"
+    s.samples[1].save()
+    client.post(reverse("review-load-check", args=[rev.pk]))
+    assert "Load check passed" in client.get(reverse("review-detail", args=[rev.pk])).content.decode()
+
+
 # --- API ---------------------------------------------------------------------------------------
 
 
