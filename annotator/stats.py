@@ -25,7 +25,7 @@ from rapidfuzz.distance import Levenshtein
 CHARACTER_LANGUAGES = frozenset({"zh", "ja"})
 NEAR_DUPLICATE_SIMILARITY = 0.8
 CHINESE_SHARE_EXPECTED = 0.5
-BLOCK_ROWS = 256
+BLOCK_ROWS = 64
 
 
 def count_tokens(text: str, language: str) -> int:
@@ -174,45 +174,77 @@ def instruction_report(
     group_rows = list(groups.values())
     # _codes numbers keys in first-seen order, as the dicts above do, so code k is row k.
 
+    sums = _PairSums(len(task_rows), len(group_rows))
     n = len(texts)
     for start in range(0, n, block_rows):
         stop = min(start + block_rows, n)
-        # Distances of rows [start, stop) against every later column: each unordered pair once.
-        distances = process.cdist(texts[start:stop], texts, scorer=Levenshtein.distance, dtype=np.int32, workers=1)
-        for offset, i in enumerate(range(start, stop)):
-            d = distances[offset, i + 1 :]
-            if not d.size:
-                continue
-            other_tasks = task_codes[i + 1 :]
-            other_groups = group_codes[i + 1 :]
-            same = other_tasks == task_codes[i]
-            within, across = d[same], d[~same]
-            overall.within.add_array(within)
-            overall.across.add_array(across)
-            task_rows[task_codes[i]].within.add_array(within)
-            group_rows[group_codes[i]].within.add_array(within)
-            task_rows[task_codes[i]].across.add_array(across)
-            # The other end of each cross-task pair counts for its own task and group too.
-            _add_by_code(task_rows, other_tasks[~same], across)
-            group_rows[group_codes[i]].across.add_array(across)
-            _add_by_code(group_rows, other_groups[~same], across, skip=group_codes[i])
+        chunk = texts[start:stop]
+        # Each unordered pair once: the upper triangle of the chunk against itself (rapidfuzz computes a
+        # symmetric matrix only once when both arguments are the same list), then the chunk against every
+        # later instruction.
+        square = process.cdist(chunk, chunk, scorer=Levenshtein.distance, dtype=np.int32, workers=1)
+        upper_r, upper_c = np.triu_indices(stop - start, k=1)
+        parts = [(square[upper_r, upper_c], upper_r + start, upper_c + start)]
+        if stop < n:
+            rect = process.cdist(chunk, texts[stop:], scorer=Levenshtein.distance, dtype=np.int32, workers=1)
+            rows, cols = np.indices(rect.shape)
+            parts.append((rect.ravel(), rows.ravel() + start, cols.ravel() + stop))
+        for d, rows, cols in parts:
+            sums.add(d.astype(np.float64), task_codes[rows], task_codes[cols], group_codes[rows], group_codes[cols])
+    sums.write(overall, task_rows, group_rows)
     return Report(overall=overall, groups=group_rows, tasks=task_rows)
+
+
+class _PairSums:
+    """Per-task and per-group count, sum and sum of squares of pair distances, accumulated with bincount."""
+
+    def __init__(self, tasks: int, groups: int) -> None:
+        self.tasks, self.groups = tasks, groups
+        zeros = {"n": 0.0, "total": 0.0, "squares": 0.0}
+        self.overall = {"within": dict(zeros), "across": dict(zeros)}
+        self.by_task = {kind: np.zeros((3, tasks)) for kind in ("within", "across")}
+        self.by_group = {kind: np.zeros((3, groups)) for kind in ("within", "across")}
+
+    @staticmethod
+    def _bin(target: np.ndarray, codes: np.ndarray, d: np.ndarray, size: int) -> None:
+        target[0] += np.bincount(codes, minlength=size)
+        target[1] += np.bincount(codes, weights=d, minlength=size)
+        target[2] += np.bincount(codes, weights=d * d, minlength=size)
+
+    def add(self, d: np.ndarray, task_a: np.ndarray, task_b: np.ndarray, group_a: np.ndarray, group_b: np.ndarray):
+        same = task_a == task_b
+        for kind, mask in (("within", same), ("across", ~same)):
+            values = d[mask]
+            self.overall[kind]["n"] += values.size
+            self.overall[kind]["total"] += float(values.sum())
+            self.overall[kind]["squares"] += float((values * values).sum())
+        # A within-task pair counts for its task and group once.
+        self._bin(self.by_task["within"], task_a[same], d[same], self.tasks)
+        self._bin(self.by_group["within"], group_a[same], d[same], self.groups)
+        # A cross-task pair counts for both tasks, and for both groups unless they are the same group.
+        across = ~same
+        self._bin(self.by_task["across"], task_a[across], d[across], self.tasks)
+        self._bin(self.by_task["across"], task_b[across], d[across], self.tasks)
+        self._bin(self.by_group["across"], group_a[across], d[across], self.groups)
+        other_group = across & (group_a != group_b)
+        self._bin(self.by_group["across"], group_b[other_group], d[other_group], self.groups)
+
+    def write(self, overall: Row, task_rows: list[Row], group_rows: list[Row]) -> None:
+        for kind in ("within", "across"):
+            values = self.overall[kind]
+            target: Moments = getattr(overall, kind)
+            target.n, target.total, target.squares = int(values["n"]), values["total"], values["squares"]
+            for rows, table in ((task_rows, self.by_task[kind]), (group_rows, self.by_group[kind])):
+                for index, row in enumerate(rows):
+                    moments: Moments = getattr(row, kind)
+                    moments.n = int(table[0, index])
+                    moments.total = float(table[1, index])
+                    moments.squares = float(table[2, index])
 
 
 def _codes(keys: Sequence[str]) -> list[int]:
     seen: dict[str, int] = {}
     return [seen.setdefault(key, len(seen)) for key in keys]
-
-
-def _add_by_code(rows: list[Row], codes: np.ndarray, values: np.ndarray, skip: int | None = None) -> None:
-    """Add each value to the `across` moments of the row its code names, except the row `skip`
-    (a pair between two tasks of one group counts once for that group)."""
-    if not values.size:
-        return
-    for code in np.unique(codes):
-        if skip is not None and code == skip:
-            continue
-        rows[int(code)].across.add_array(values[codes == code])
 
 
 @dataclass(frozen=True)
