@@ -250,18 +250,23 @@ class InstructionStatsCsvView(LoginRequiredMixin, View):
 
 def describe_event(event: Any) -> dict[str, str]:
     """Before and after of one history entry, as short text for the task page."""
+    before, after = event.before or {}, event.after or {}
+    if "order" in before and "order" in after:
+        moved = next((pk for old, pk in zip(before["order"], after["order"], strict=False) if old != pk), None)
+        if moved is None:
+            return {"before": "", "after": ""}
+        return {
+            "before": f"instruction {moved} at #{before['order'].index(moved) + 1}",
+            "after": f"at #{after['order'].index(moved) + 1}",
+        }
 
-    def side(value: Any) -> str:
-        if not value:
-            return ""
+    def side(value: dict[str, Any]) -> str:
         if "text" in value:
             return value["text"]
-        if "order" in value:
-            return "order " + ", ".join(f"#{pk}" for pk in value["order"])
         if "instructions" in value:
             return f"{len(value['instructions'])} instructions"
         if "status" in value:
             return str(value["status"])
-        return str(value)
+        return ""
 
-    return {"before": side(event.before), "after": side(event.after)}
+    return {"before": side(before), "after": side(after)}

@@ -239,3 +239,14 @@ def test_import_into_a_locked_pool_is_refused(client, task, admin_user):
     response = client.post(reverse("instruction-import", args=[task.slug]), {"file": upload}, follow=True)
     assert "unlock it before importing" in response.content.decode()
     assert pool.export_texts(task) == []
+
+
+def test_moving_an_instruction_up_is_shown_in_the_history(client, task, annotator):
+    client.force_login(annotator)
+    for text in ("First.", "Second.", "Third."):
+        client.post(add_url(task), {"text": text})
+    third = task.instructions.get(text="Third.")
+    client.post(reverse("instruction-move", args=[task.slug, third.pk]), {"direction": "up"})
+    assert texts(task) == ["First.", "Third.", "Second."]
+    page = client.get(reverse("task-detail", args=[task.slug])).content.decode()
+    assert f'<td class="before">instruction {third.pk} at #3</td><td class="after">at #2</td>' in page
