@@ -54,7 +54,8 @@ class BarProgress:
         if done is not None:
             self.bar.n = done
         if message:
-            self.bar.set_description(message.split(":")[0][:30])
+            phase = "checking" if message.startswith("Checking") else "importing"
+            self.bar.set_description("done" if "created" in message else phase)
         if counters:
             self.bar.set_postfix(counters, refresh=False)
         self.bar.refresh()
@@ -116,7 +117,7 @@ class Command(BaseCommand):
             created_by=user,
             message="Started from the command line.",
         )
-        with tqdm(total=None, unit="row", dynamic_ncols=True) as bar:
+        with tqdm(total=None, unit="row", dynamic_ncols=True, file=getattr(self.stderr, "_out", None)) as bar:
             run_job(job.pk, lambda job, progress: import_source.body(job, BarProgress(progress, bar)))
         job.refresh_from_db()
         if job.status != JobStatus.SUCCEEDED:
