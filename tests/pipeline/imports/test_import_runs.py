@@ -145,3 +145,38 @@ def test_five_thousand_records_through_a_real_worker(import_root, tasks, celery_
         "answer 4321",
         Sample.objects.get(source_id="21").images.get().sha256,  # 4321 % 50 == 21 % 50
     )
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_killed_worker_import_resumes_on_a_new_worker(import_root, tasks, celery_worker_factory, settings):
+    count = 10_000
+    settings.JOB_STALE_AFTER_SECONDS = 3
+    write_synthetic_vqa(import_root / "big", count, images=20)
+    first = celery_worker_factory(IMPORT_ROOT=str(import_root), JOB_STALE_AFTER_SECONDS="3")
+    with transaction.atomic():
+        job = start_import(
+            {"adapter": "vqa-v2", "task": "vqa-v2", "split": "train", "folder": "big", "batch_size": 250},
+            AdminFactory(),
+        )
+    wait_for(
+        lambda: Sample.objects.filter(task__slug="vqa-v2").count() >= 1000,
+        timeout=120,
+        interval=0.05,
+        what="some committed batches",
+    )
+    first.kill()
+    committed = Sample.objects.count()
+    assert committed < count and committed % 250 == 0  # whole batches only
+    assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
+
+    import time
+
+    time.sleep(3.5)  # the heartbeat goes stale; the next worker takes the job over
+    celery_worker_factory(IMPORT_ROOT=str(import_root), JOB_STALE_AFTER_SECONDS="3")
+    wait_for(lambda: Job.objects.get(pk=job.pk).is_terminal, timeout=240, what="the resumed import to end")
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.attempts == 2
+    assert Sample.objects.count() == count == len(set(Sample.objects.values_list("source_id", flat=True)))
+    assert job.result["skipped"] >= committed and job.result["created"] + job.result["skipped"] == count
