@@ -197,7 +197,9 @@ def create_database(db_url: str, workdir: Path) -> None:
         "from annotator.models import Instruction, Task; t = Task.objects.get(slug='vqa-v2'); "
         "[Instruction.objects.create(task=t, text=f'Answer the question about the image ({i}).') for i in range(10)]"
     )
-    subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True
+    )
 
 
 def drop_database(db_url: str) -> None:
