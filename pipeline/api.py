@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator.models import Task
+from annotator.pagination import IdCursorPagination
 from annotator.permissions import IsAdmin, IsAdminElse404
 
 from .access import visible_jobs
@@ -22,10 +23,15 @@ from .serializers import ImportStartSerializer, JobSerializer, SampleSerializer
 from .uploads import start_import_from_upload
 
 
+class NewestFirstPagination(IdCursorPagination):
+    ordering = "-id"
+
+
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Progress of long jobs. A job is visible to admins and to whoever started it."""
 
     serializer_class = JobSerializer
+    pagination_class = NewestFirstPagination
 
     def get_queryset(self) -> Any:
         return visible_jobs(self.request.user)

@@ -27,7 +27,8 @@ from celery import shared_task
 from celery.utils.imports import symbol_by_name
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Job, JobKind, JobStatus
@@ -88,14 +89,16 @@ class Progress:
         if not force and now - self._last_write < self.min_interval:
             return
         self._last_write = now
-        Job.objects.filter(pk=self.job.pk).update(
+        # One UPDATE writes the progress and notices a cancellation: it matches no row once an
+        # admin asked to cancel (or the row is gone).
+        written = Job.objects.filter(pk=self.job.pk, cancel_requested=False).update(
             done=self.done,
             total=self.total,
             counters=self.counters,
             message=self.message,
             heartbeat_at=timezone.now(),
         )
-        if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
+        if not written:
             raise JobCancelled()
 
 
@@ -125,20 +128,21 @@ def claim_job(job_id: int) -> Job | None:
     now = timezone.now()
     claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=_stale_before())
     taken = Job.objects.filter(claimable, pk=job_id, cancel_requested=False).update(
-        status=JobStatus.RUNNING, attempts=F("attempts") + 1, heartbeat_at=now
+        status=JobStatus.RUNNING,
+        attempts=F("attempts") + 1,
+        heartbeat_at=now,
+        started_at=Coalesce(F("started_at"), Value(now)),
     )
     if not taken:
         return None
-    job = Job.objects.get(pk=job_id)
-    if job.started_at is None:
-        job.started_at = now
-        job.save(update_fields=["started_at"])
-    return job
+    return Job.objects.get(pk=job_id)
 
 
 def _finish(job_id: int, status: str, **fields: Any) -> None:
-    Job.objects.filter(pk=job_id).update(
-        status=status, finished_at=timezone.now(), heartbeat_at=timezone.now(), **fields
+    """Record the outcome, unless the job stopped running meanwhile (cancelled as stale)."""
+    now = timezone.now()
+    Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
+        status=status, finished_at=now, heartbeat_at=now, **fields
     )
 
 
@@ -158,12 +162,14 @@ def run_job(job_id: int, body: JobBody) -> str | None:
         return JobStatus.CANCELLED
     except Exception as exc:  # the job records any failure; the worker itself carries on
         log.exception("job %s failed", job_id)
+        error = f"{type(exc).__name__}: {exc}"
         _finish(
             job_id,
             JobStatus.FAILED,
             done=progress.done,
             counters=progress.counters,
-            error=f"{type(exc).__name__}: {exc}"[:5000],
+            message=f"Failed: {error.splitlines()[0]}"[:500],
+            error=error[:5000],
         )
         return JobStatus.FAILED
     finally:
@@ -239,9 +245,12 @@ def send_job(job: Job) -> None:
 
 
 def request_cancel(job: Job) -> None:
-    """Cancel a queued job at once; ask a running one to stop at its next progress write."""
-    if Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-        status=JobStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now(), message="Cancelled."
+    """Cancel a queued job (or a running one whose worker is gone) at once; ask a live running one
+    to stop at its next progress write. A finished job is left as it is."""
+    now = timezone.now()
+    at_once = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=_stale_before())
+    if Job.objects.filter(at_once, pk=job.pk).update(
+        status=JobStatus.CANCELLED, cancel_requested=True, finished_at=now, message="Cancelled."
     ):
         return
     Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(cancel_requested=True)
@@ -250,6 +259,10 @@ def request_cancel(job: Job) -> None:
 def requeue_stale_jobs() -> list[int]:
     """Send again the jobs whose worker died: running with a stale heartbeat, or queued for long."""
     stale = _stale_before()
+    # A dead worker's job that an admin asked to cancel will never reach a progress write: end it.
+    Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale, cancel_requested=True).update(
+        status=JobStatus.CANCELLED, finished_at=timezone.now(), message="Cancelled."
+    )
     jobs = list(
         Job.objects.filter(
             Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale) | Q(status=JobStatus.QUEUED, created_at__lt=stale),
