@@ -1,7 +1,8 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from pipeline.cli import follow_jobs
 from pipeline.seeding import seed_demo
 
 
@@ -15,11 +16,25 @@ class Command(BaseCommand):
             default=0.0,
             help="Slow the demo job down so its progress can be watched.",
         )
+        parser.add_argument(
+            "--wait",
+            action="store_true",
+            help="Follow the demo jobs with a progress bar until they end (needs a running worker).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         outcome = seed_demo(seconds_per_sample=options["seconds_per_sample"])
         self.stdout.write(self.style.SUCCESS("Demo project ready. Logins (also in var/demo-logins.json):"))
         for username, password in outcome["logins"].items():
             self.stdout.write(f"  {username:<11} {password}")
-        if outcome["jobs"]:
-            self.stdout.write(f"Demo jobs queued for the worker: {', '.join(f'#{pk}' for pk in outcome['jobs'])}")
+        if not outcome["jobs"]:
+            return
+        self.stdout.write(f"Demo jobs queued for the worker: {', '.join(f'#{pk}' for pk in outcome['jobs'])}")
+        if options["wait"]:
+            jobs = follow_jobs(outcome["jobs"], stream=self.stderr)
+            failed = [
+                f"#{job.pk} {job.status}: {job.error or job.message}" for job in jobs if job.status != "succeeded"
+            ]
+            if failed:
+                raise CommandError("demo jobs did not succeed: " + "; ".join(failed))
+            self.stdout.write(self.style.SUCCESS(f"{len(jobs)} demo jobs finished."))
