@@ -13,15 +13,16 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+TESTING = "pytest" in sys.modules
 env = environ.Env()
-if (BASE_DIR / ".env").exists():
+# `make run` copies .env.example to .env; the test suite ignores it so a developer's .env cannot change it.
+if (BASE_DIR / ".env").exists() and not TESTING:
     environ.Env.read_env(BASE_DIR / ".env")
 
 VAR_DIR = Path(env.str("M3IT_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=False)
-TESTING = "pytest" in sys.modules
 
 
 def _dev_secret_key() -> str:
