@@ -11,7 +11,7 @@ from django.views.generic import TemplateView
 
 from pipeline.models import Job
 
-from . import pool, roles, stats
+from . import dashboard, pool, roles, stats
 from .access import can_read_pool, can_write
 from .composition import SPLIT_COLOURS, composition_bars, group_rows
 from .forms import TaskAssignForm
@@ -21,22 +21,20 @@ from .stage1_views import describe_event, pool_entries
 
 
 class HomeView(LoginRequiredMixin, TemplateView):
-    """The landing page: each role sees its own work."""
+    """The landing page: each role sees its own work (see annotator/dashboard.py)."""
 
     template_name = "annotator/home.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         user = self.request.user
         context = super().get_context_data(**kwargs)
-        context["writing"] = (
-            Task.objects.filter(writer=user).with_instruction_counts() if roles.is_annotator(user) else []
-        )
-        context["reviewing"] = (
-            Task.objects.filter(reviewer=user).prefetch_related("splits") if roles.is_reviewer(user) else []
-        )
+        if roles.is_annotator(user):
+            context["writing"] = dashboard.writing_tasks(user)
+        if roles.is_reviewer(user):
+            context["reviewing"], context["reviewing_empty"] = dashboard.splits_to_review(user)
         if roles.is_admin(user):
-            context["recent_jobs"] = Job.objects.select_related("created_by")[:10]
-            context["unassigned"] = Task.objects.filter(writer__isnull=True).count()
+            context["overview"] = dashboard.admin_overview()
+            context["recent_jobs"] = Job.objects.select_related("created_by", "task")[:10]
         return context
 
 
@@ -101,7 +99,7 @@ def task_detail_context(request: HttpRequest, task: Task, assign_form: TaskAssig
     }
     if roles.is_admin(user):
         context["assign_form"] = assign_form or TaskAssignForm(instance=task)
-        context["recent_jobs"] = task.jobs.select_related("created_by")[:5]
+        context["recent_jobs"] = task.jobs.select_related("created_by", "task")[:5]
     return context
 
 

@@ -38,6 +38,7 @@ SCRUBBED = (
     "MEDIA_ROOT",
     "EXPORT_ROOT",
     "DJANGO_SETTINGS_MODULE",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
 
 pytestmark = pytest.mark.worker

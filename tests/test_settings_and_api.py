@@ -19,7 +19,15 @@ from .factories import AnnotatorFactory, TaskFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 # Variables of the developer's or CI's environment that would change what the subprocess sees.
-SCRUBBED = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CELERY_BROKER_URL", "M3IT_VAR_DIR")
+SCRUBBED = (
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "M3IT_VAR_DIR",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests in this process
+)
 
 
 def _manage(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:

@@ -9,6 +9,8 @@
     if (box) box.className = "progress " + job.status;
     const set = (sel, text) => { const n = el.querySelector(sel); if (n) n.textContent = text; };
     set("[data-field=status]", job.status);
+    const badge = el.querySelector(".badge[data-field=status]");
+    if (badge) badge.className = "badge " + job.status;
     set("[data-field=done]", job.done);
     set("[data-field=total]", job.total === null ? "?" : job.total);
     set("[data-field=percent]", job.percent === null ? "" : job.percent + "%");

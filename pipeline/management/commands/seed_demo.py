@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from pipeline.cli import follow_jobs
-from pipeline.seeding import seed_demo
+from pipeline.seeding import demo_logins_file, seed_demo
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         outcome = seed_demo(seconds_per_sample=options["seconds_per_sample"])
-        self.stdout.write(self.style.SUCCESS("Demo project ready. Logins (also in var/demo-logins.json):"))
+        self.stdout.write(self.style.SUCCESS(f"Demo project ready. Logins (also in {demo_logins_file()}):"))
         for username, password in outcome["logins"].items():
             self.stdout.write(f"  {username:<11} {password}")
         if not outcome["jobs"]:
