@@ -173,6 +173,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One schema name per choice set, however many serializers use it (else drf_spectacular.W001).
+    "ENUM_NAME_OVERRIDES": {"SplitEnum": "annotator.models.Split"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------
