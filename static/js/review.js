@@ -95,12 +95,26 @@
     return true;
   }
 
+  // Move on at once (the server answers in the background); come back to the sample if it refuses.
   async function submit(form, advance) {
     if (form.dataset.busy) return;
     form.dataset.busy = "1";
+    const el = form.closest(".review-item");
+    const index = items.indexOf(el);
+    const was = el.dataset.verdict;
+    if (advance) {
+      el.dataset.verdict = "sending";
+      show(nextPending(index));
+    }
     try {
-      const index = current;
-      if ((await send(form)) && advance) show(nextPending(index));
+      if (!(await send(form))) {
+        el.dataset.verdict = was;
+        if (advance) show(index);
+      }
+    } catch (error) {
+      el.dataset.verdict = was;
+      flash("No answer from the server; nothing was saved.");
+      if (advance) show(index);
     } finally {
       delete form.dataset.busy;
     }
