@@ -7,12 +7,15 @@ rules in annotator.pool, which the API and the management commands use too.
 from __future__ import annotations
 
 import csv
+import hashlib
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -21,7 +24,7 @@ from django.views.generic import TemplateView
 
 from . import pool, stats
 from .access import pool_tasks
-from .models import Group, Task
+from .models import Group, Instruction, Task
 from .permissions import AdminRequiredMixin
 from .stats_chart import PAPER_TABLE_2, distance_chart
 
@@ -165,6 +168,21 @@ class InstructionImportView(AdminRequiredMixin, View):
         return HttpResponseRedirect(_task_url(task))
 
 
+def current_report() -> stats.Report:
+    """The Table 2 report of the instructions in the database, cached until an instruction or a task changes
+    (the pairwise distances are quadratic in the number of instructions)."""
+    version = Instruction.objects.aggregate(n=Count("id"), last=Max("id"), changed=Max("updated_at"))
+    tasks_changed = Task.objects.aggregate(changed=Max("updated_at"))["changed"]
+    state = "|".join(str(v) for v in (version["n"], version["last"], version["changed"], tasks_changed))
+    key = "instruction-report:" + hashlib.sha256(state.encode()).hexdigest()
+    report = cache.get(key)
+    if report is None:
+        loaded = stats.load_items()
+        report = stats.instruction_report(loaded.items, loaded.group_labels, loaded.task_labels)
+        cache.set(key, report, timeout=3600)
+    return report
+
+
 def _ordered_groups(report: stats.Report) -> list[stats.Row]:
     order = {key: i for i, (key, _) in enumerate(Group.choices)}
     return sorted(report.groups, key=lambda row: order.get(row.key, len(order)))
@@ -177,8 +195,7 @@ class InstructionStatsView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        loaded = stats.load_items()
-        report = stats.instruction_report(loaded.items, loaded.group_labels, loaded.task_labels)
+        report = current_report()
         groups = _ordered_groups(report)
         context.update(
             report=report,
@@ -234,8 +251,7 @@ def _csv_row(level: str, row: stats.Row) -> list[object]:
 
 class InstructionStatsCsvView(LoginRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        loaded = stats.load_items()
-        report = stats.instruction_report(loaded.items, loaded.group_labels, loaded.task_labels)
+        report = current_report()
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="instruction-statistics.csv"'
         writer = csv.writer(response)

@@ -250,3 +250,21 @@ def test_moving_an_instruction_up_is_shown_in_the_history(client, task, annotato
     assert texts(task) == ["First.", "Third.", "Second."]
     page = client.get(reverse("task-detail", args=[task.slug])).content.decode()
     assert f'<td class="before">instruction {third.pk} at #3</td><td class="after">at #2</td>' in page
+
+
+def test_statistics_follow_changes_to_the_pool(client, task, annotator):
+    InstructionFactory(task=task, text="a b", position=0)
+    second = InstructionFactory(task=task, text="a b c", position=1)
+    client.force_login(annotator)
+
+    def overall():
+        rows = csv.DictReader(io.StringIO(client.get(reverse("instruction-stats-csv")).content.decode()))
+        return next(r for r in rows if r["level"] == "all")
+
+    assert overall()["within_task_edit_distance_mean"] == "2.0000"
+    pool.edit_instruction(task, annotator, second.pk, "a b c d")  # distance to "a b" becomes 4
+    assert overall()["within_task_edit_distance_mean"] == "4.0000"
+    pool.add_instruction(task, annotator, "a")  # distances 4, 2, 6 → mean 4
+    row = overall()
+    assert row["instructions"] == "3" and row["within_task_pairs"] == "3"
+    assert row["within_task_edit_distance_mean"] == "4.0000"
