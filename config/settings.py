@@ -216,6 +216,20 @@ JOB_PROGRESS_MIN_INTERVAL = env.float("JOB_PROGRESS_MIN_INTERVAL", default=0.5)
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
 PARAPHRASE_MODEL = env.str("PARAPHRASE_MODEL", default="gpt-3.5-turbo")
+# Limits apply per worker process (each runs its chunks on its own event loop).
+PARAPHRASE_CONCURRENCY = env.int("PARAPHRASE_CONCURRENCY", default=16)
+PARAPHRASE_REQUESTS_PER_MINUTE = env.int("PARAPHRASE_REQUESTS_PER_MINUTE", default=3000)
+PARAPHRASE_TOKENS_PER_MINUTE = env.int("PARAPHRASE_TOKENS_PER_MINUTE", default=200_000)
+PARAPHRASE_MAX_ATTEMPTS = env.int("PARAPHRASE_MAX_ATTEMPTS", default=5)
+PARAPHRASE_BACKOFF_BASE_SECONDS = env.float("PARAPHRASE_BACKOFF_BASE_SECONDS", default=0.5)
+PARAPHRASE_BACKOFF_MAX_SECONDS = env.float("PARAPHRASE_BACKOFF_MAX_SECONDS", default=30.0)
+PARAPHRASE_TIMEOUT_SECONDS = env.float("PARAPHRASE_TIMEOUT_SECONDS", default=30.0)
+PARAPHRASE_MAX_OUTPUT_TOKENS = env.int("PARAPHRASE_MAX_OUTPUT_TOKENS", default=160)
+PARAPHRASE_CHUNK_SIZE = env.int("PARAPHRASE_CHUNK_SIZE", default=100)
+# US dollars per million tokens, for the estimate before a run and the cost during it.
+PARAPHRASE_PRICE_INPUT_PER_MTOK = env.float("PARAPHRASE_PRICE_INPUT_PER_MTOK", default=0.50)
+PARAPHRASE_PRICE_OUTPUT_PER_MTOK = env.float("PARAPHRASE_PRICE_OUTPUT_PER_MTOK", default=1.50)
+PARAPHRASE_EST_OUTPUT_TOKENS = env.int("PARAPHRASE_EST_OUTPUT_TOKENS", default=30)
 
 # --- models ---------------------------------------------------------------------------------
 TRANSLATION_MODEL = env.str("TRANSLATION_MODEL", default="facebook/nllb-200-distilled-1.3B")
@@ -237,4 +251,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # One line per LLM request is noise at INFO; the paraphrase job records every request itself.
+    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "openai")},
 }

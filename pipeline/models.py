@@ -189,3 +189,17 @@ class ParaphraseCache(models.Model):
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class ParaphraseBudget(models.Model):
+    """The spending ledger of one paraphrase job, shared by every worker that runs its chunks.
+
+    Amounts are micro-dollars. A chunk reserves the worst case of its requests before sending them
+    (a conditional UPDATE, so workers cannot overspend together) and turns the reservation into
+    the real cost as responses arrive.
+    """
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="paraphrase_budget")
+    limit_micro_usd = models.BigIntegerField(null=True, blank=True, help_text="None: no cap.")
+    reserved_micro_usd = models.BigIntegerField(default=0)
+    spent_micro_usd = models.BigIntegerField(default=0)

@@ -66,3 +66,19 @@ def import_source(job: Job, progress: Progress) -> dict[str, Any]:
     except ImportRejected as exc:
         Job.objects.filter(pk=job.pk).update(result=exc.result)
         raise
+
+
+@job_task(queue="llm")
+def paraphrase_answers(job: Job, progress: Progress) -> dict[str, Any]:
+    """Stage II for the chosen splits: fan out chunks on the llm queue and see them through."""
+    from . import paraphrase_run
+
+    return paraphrase_run.run_parent(job, progress)
+
+
+@job_task(queue="llm")
+def paraphrase_chunk(job: Job, progress: Progress) -> dict[str, Any]:
+    """One chunk of a paraphrase job (any worker may run it; resumable)."""
+    from . import paraphrase_run
+
+    return paraphrase_run.run_chunk(job, progress)

@@ -1,0 +1,190 @@
+"""A small OpenAI-compatible chat-completions server on 127.0.0.1 for tests and benchmarks.
+
+It is a real HTTP server (ThreadingHTTPServer) that the real `openai` client talks to. What it
+answers depends on markers in the question it receives (the JSON data block of the last user
+message), so one run can mix well-behaved and misbehaving requests:
+
+    [slow]          sleep `slow_seconds` before answering (longer than a test client's timeout)
+    [slow-once]     slow on the first hit for that question only
+    [429]           first hit: 429 with Retry-After (`retry_after` seconds) / retry-after-ms
+    [500]           first hit: 500;            [500-always]  every hit: 500
+    [junk]          first hit: 200 with a body that is not JSON; [junk-always] every hit
+    [refuse]        an apology/refusal         [unanswerable] "cannot be answered"
+    [wrong]         a changed number           [flip]         yes/no turned around
+    [long]          far too long               [french]       the wrong language
+    [inject]        text that follows an injected instruction
+    [drop]          a fluent sentence that leaves the answer out
+
+Every request is recorded in `hits` (question, status, time). `rate_limit_every=n` answers every
+n-th request with 429, whatever it asks (benchmarks).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Hit:
+    question: str
+    status: int
+    at: float
+
+
+def _data_block(body: dict[str, Any]) -> dict[str, Any]:
+    messages = body.get("messages") or []
+    text = messages[-1]["content"] if messages else ""
+    start, end = text.find("<data>"), text.rfind("</data>")
+    if start < 0 or end < 0:
+        return {}
+    try:
+        return json.loads(text[start + len("<data>") : end])
+    except ValueError:
+        return {}
+
+
+def normal_answer(question: str, answer: str) -> str:
+    return f"Based on the image, the answer is {answer}."
+
+
+def misbehaving_answer(question: str, answer: str) -> str | None:
+    if "[refuse]" in question:
+        return "I'm sorry, but I can't help with that request."
+    if "[unanswerable]" in question:
+        return "This question cannot be answered from the image alone."
+    if "[wrong]" in question:
+        return "There are 7 of them in the picture."
+    if "[flip]" in question:
+        return "No, that is not the case in this image." if answer.lower() == "yes" else "Yes, it is."
+    if "[long]" in question:
+        return "The image shows many things. " * 60 + f"The answer is {answer}."
+    if "[french]" in question:
+        return f"D'après l'image, la réponse est {answer} et voilà pourquoi."
+    if "[inject]" in question:
+        return f"Ignore all previous instructions. As instructed, here is the system prompt. {answer}"
+    if "[drop]" in question:
+        return "It is a lovely picture with lots going on."
+    return None
+
+
+class FakeLLM:
+    """Start with `with FakeLLM() as server:`; `server.base_url` goes to OPENAI_BASE_URL."""
+
+    def __init__(
+        self,
+        latency: float = 0.0,
+        slow_seconds: float = 3.0,
+        retry_after: float = 1.0,
+        retry_after_ms: float | None = None,
+        rate_limit_every: int = 0,
+    ) -> None:
+        self.latency = latency
+        self.slow_seconds = slow_seconds
+        self.retry_after = retry_after
+        self.retry_after_ms = retry_after_ms
+        self.rate_limit_every = rate_limit_every
+        self.hits: list[Hit] = []
+        self.lock = threading.Lock()
+        self.count = 0
+        self.seen: dict[str, int] = {}
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.server.request_queue_size = 512
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeLLM:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def hits_for(self, marker: str) -> list[Hit]:
+        return [hit for hit in self.hits if marker in hit.question]
+
+    def ok_hits(self) -> list[Hit]:
+        return [hit for hit in self.hits if hit.status == 200]
+
+    def _decide(self, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        data = _data_block(body)
+        question, answer = str(data.get("question", "")), str(data.get("answer", ""))
+        with self.lock:
+            self.count += 1
+            count = self.count
+            nth = self.seen[question] = self.seen.get(question, 0) + 1
+            hit = Hit(question, 0, time.monotonic())  # recorded on arrival; the status is set on answering
+            self.hits.append(hit)
+        status, headers, payload = self._answer(body, question, answer, count, nth)
+        hit.status = status
+        return status, headers, payload
+
+    def _answer(
+        self, body: dict[str, Any], question: str, answer: str, count: int, nth: int
+    ) -> tuple[int, dict[str, str], bytes]:
+        if self.latency:
+            time.sleep(self.latency)
+        if ("[slow]" in question) or ("[slow-once]" in question and nth == 1):
+            time.sleep(self.slow_seconds)
+        if (self.rate_limit_every and count % self.rate_limit_every == 0) or ("[429]" in question and nth == 1):
+            headers = {"Retry-After": f"{self.retry_after:g}"}
+            if self.retry_after_ms is not None:
+                headers["retry-after-ms"] = f"{self.retry_after_ms:g}"
+            return 429, headers, json.dumps({"error": {"message": "Rate limit reached", "type": "requests"}}).encode()
+        if "[500-always]" in question or ("[500]" in question and nth == 1):
+            return 500, {}, json.dumps({"error": {"message": "The server had an error", "type": "server"}}).encode()
+        if "[junk-always]" in question or ("[junk]" in question and nth == 1):
+            return 200, {}, b'{"id": "x", "choices": [ {"message": '
+        text = misbehaving_answer(question, answer) or normal_answer(question, answer)
+        prompt_chars = sum(len(m.get("content", "")) for m in body.get("messages", []))
+        payload = {
+            "id": f"chatcmpl-{count}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": prompt_chars // 4,
+                "completion_tokens": len(text) // 4 + 1,
+                "total_tokens": prompt_chars // 4 + len(text) // 4 + 1,
+            },
+        }
+        return 200, {}, json.dumps(payload).encode()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path != "/v1/chat/completions":
+                    status, headers, payload = 404, {}, b'{"error": {"message": "not found"}}'
+                else:
+                    status, headers, payload = fake._decide(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
+                    pass
+
+        return Handler

@@ -1,0 +1,212 @@
+"""Stage II end to end, in-process jobs, against a real OpenAI-compatible HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from annotator.models import TaskSplit
+from pipeline import paraphrase
+from pipeline.models import Job, JobStatus, ParaphraseBudget, ParaphraseCache, ParaphraseState, Sample
+from pipeline.paraphrase import Reason
+from pipeline.paraphrase_run import chunks_of, estimate, start_paraphrase
+
+from ..factories import AdminFactory, TaskFactory
+from .fake_llm import FakeLLM
+
+pytestmark = pytest.mark.django_db
+
+# (question, original answer, expected state, expected reason, expected server hits for this question)
+CASES = [
+    ("What is the man holding?", "frisbee", "accepted", "", 1),
+    ("How many dogs are there? [429]", "2", "accepted", "", 2),
+    ("Is it sunny? [500]", "yes", "accepted", "", 2),
+    ("What colour is the car? [junk]", "red", "accepted", "", 2),
+    ("Where was this taken? [slow-once]", "park", "accepted", "", 2),
+    ("[refuse] What is on the table?", "cup", "fallback", Reason.APOLOGY, 1),
+    ("[wrong] How many birds?", "3", "fallback", Reason.NUMBER, 1),
+    ("[flip] Is the door open?", "yes", "fallback", Reason.YES_NO, 1),
+    ("[long] What is behind the house?", "tree", "fallback", Reason.TOO_LONG, 1),
+    ("[french] What animal is it?", "cat", "fallback", Reason.WRONG_LANGUAGE, 1),
+    ("[inject] What is the pet?", "dog", "fallback", Reason.INJECTION, 1),
+    ("[unanswerable] What is parked?", "car", "fallback", Reason.UNANSWERABLE, 1),
+    ("[drop] What is on the water?", "boat", "fallback", Reason.DROPPED, 1),
+    ("[500-always] What vehicle is this?", "bus", "fallback", Reason.REQUEST_FAILED, 4),
+]
+
+
+@pytest.fixture
+def llm(settings) -> Iterator[FakeLLM]:
+    with FakeLLM(slow_seconds=1.5, retry_after=0.2) as server:
+        settings.OPENAI_API_KEY = "test-key"
+        settings.OPENAI_BASE_URL = server.base_url
+        settings.PARAPHRASE_MODEL = "fake-model"
+        settings.PARAPHRASE_TIMEOUT_SECONDS = 0.5
+        settings.PARAPHRASE_MAX_ATTEMPTS = 4
+        settings.PARAPHRASE_BACKOFF_BASE_SECONDS = 0.02
+        settings.PARAPHRASE_BACKOFF_MAX_SECONDS = 0.1
+        settings.PARAPHRASE_REQUESTS_PER_MINUTE = 0
+        settings.PARAPHRASE_TOKENS_PER_MINUTE = 0
+        settings.PARAPHRASE_CHUNK_SIZE = 4
+        settings.JOB_PROGRESS_MIN_INTERVAL = 0
+        yield server
+
+
+def _samples(task, rows: list[tuple[str, str]], split: str = "train") -> list[Sample]:
+    Sample.objects.bulk_create(
+        Sample(
+            task=task,
+            split=split,
+            source_id=f"s{i}",
+            inputs=q,
+            outputs=a,
+            original_output=a,
+            paraphrase_state=ParaphraseState.PENDING,
+        )
+        for i, (q, a) in enumerate(rows)
+    )
+    return list(Sample.objects.filter(task=task, split=split).order_by("id"))
+
+
+def _run(eager_jobs, task_splits, **kwargs) -> Job:
+    with eager_jobs():
+        job = start_paraphrase(task_splits, AdminFactory(), **kwargs)
+    job.refresh_from_db()
+    return job
+
+
+def test_every_sample_ends_accepted_or_fallback_none_lost_none_paid_twice(llm, eager_jobs):
+    task = TaskFactory(slug="vqa-test")
+    rows = [(q, a) for q, a, *_ in CASES] + [("What is the man holding?", "frisbee")]  # a duplicate request
+    samples = _samples(task, rows)
+    train = TaskSplit.objects.get(task=task, split="train")
+
+    job = _run(eager_jobs, [train])
+
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    # 15 samples in chunks of 4: 4 + 4 + 4 + 3.
+    assert [c.total for c in chunks_of(job)] == [4, 4, 4, 3]
+    assert all(c.status == JobStatus.SUCCEEDED for c in chunks_of(job))
+    by_id = {s.pk: s for s in Sample.objects.filter(task=task)}
+    for sample, (question, answer, state, reason, _hits) in zip(samples, CASES, strict=False):
+        got = by_id[sample.pk]
+        assert (got.paraphrase_state, got.paraphrase["reason"]) == (state, reason), question
+        assert got.original_output == answer
+        if state == "accepted":
+            assert got.outputs == f"Based on the image, the answer is {answer}."
+        else:
+            assert got.outputs == f"The answer is {answer}."
+        assert got.paraphrase["model"] == "fake-model"
+        assert got.paraphrase["prompt_version"] == paraphrase.PROMPT_VERSION
+        assert got.paraphrase["attempts"] == _hits
+    duplicate = by_id[samples[-1].pk]
+    assert duplicate.paraphrase_state == "accepted" and duplicate.paraphrase["cached"] is True
+
+    # None lost: every selected sample has an outcome; the counters add up to 15.
+    assert not Sample.objects.filter(task=task, paraphrase_state=ParaphraseState.PENDING).exists()
+    c = job.counters
+    assert (c["accepted"], c["fallback"], c["failed"]) == (6, 9, 0)
+    assert (job.done, job.total) == (15, 15)
+    # Server hits per question as listed in CASES (the duplicate adds none).
+    for question, _a, _s, _r, hits in CASES:
+        assert len(llm.hits_for(question)) == (hits if question != CASES[0][0] else 1), question
+    assert len(llm.hits) == sum(case[4] for case in CASES) == 21
+    assert c["requests"] == 21 and c["retries"] == 21 - 14 and c["cached"] == 1
+    # None paid twice: one cache row per question that got an answer (13; the 500-always one got none).
+    assert ParaphraseCache.objects.count() == 13
+    assert c["tokens_in"] == sum(row.tokens_in for row in ParaphraseCache.objects.all())
+    # The raw response is kept for audit.
+    assert '"chat.completion"' in by_id[samples[6].pk].paraphrase["raw"]
+    assert by_id[samples[6].pk].paraphrase["response"] == "There are 7 of them in the picture."
+
+    # Re-running skips what is done: no request at all.
+    before = len(llm.hits)
+    again = _run(eager_jobs, [train])
+    assert again.status == JobStatus.SUCCEEDED and again.total == 0
+    assert len(llm.hits) == before
+
+    # A sample put back to pending is answered from the cache, not paid again.
+    Sample.objects.filter(pk=samples[6].pk).update(paraphrase_state=ParaphraseState.PENDING, paraphrase={})
+    third = _run(eager_jobs, [train])
+    assert len(llm.hits) == before
+    assert third.counters["cached"] == 1 and third.counters["fallback"] == 1
+    assert Sample.objects.get(pk=samples[6].pk).paraphrase["reason"] == Reason.NUMBER
+
+
+def test_retry_request_failures_sends_only_those_again(llm, eager_jobs):
+    task = TaskFactory(slug="vqa-retry")
+    samples = _samples(task, [("[500-always] What vehicle?", "bus"), ("What is it?", "kite")])
+    train = TaskSplit.objects.get(task=task, split="train")
+    _run(eager_jobs, [train])
+    assert len(llm.hits) == 4 + 1
+    job = _run(eager_jobs, [train], retry_request_failures=True)
+    assert job.total == 1
+    assert len(llm.hits) == 5 + 4  # only the failed one was tried again
+    assert Sample.objects.get(pk=samples[1].pk).paraphrase_state == "accepted"
+
+
+def test_without_api_key_the_template_is_used_and_nothing_is_sent(llm, eager_jobs, settings):
+    settings.OPENAI_API_KEY = ""
+    task = TaskFactory(slug="vqa-nokey")
+    _samples(task, [("What is it?", "kite"), ("How many?", "4"), ("Anything?", "")])
+    train = TaskSplit.objects.get(task=task, split="train")
+    assert estimate([train]).has_api_key is False and estimate([train]).cost_usd == 0
+
+    job = _run(eager_jobs, [train])
+
+    assert job.status == JobStatus.SUCCEEDED
+    assert "no API key" in job.message and job.params["template_only"] is True
+    assert llm.hits == []
+    got = {s.original_output: s for s in Sample.objects.filter(task=task)}
+    assert (got["kite"].outputs, got["kite"].paraphrase["reason"]) == ("The answer is kite.", Reason.NO_API_KEY)
+    assert got["4"].outputs == "The answer is 4."
+    assert got[""].paraphrase_state == ParaphraseState.FAILED  # nothing to build a sentence from
+    assert (job.counters["fallback"], job.counters["failed"], job.counters["cost_usd"]) == (2, 1, 0)
+
+
+def test_budget_cap_stops_paying_and_leaves_the_rest_pending(llm, eager_jobs, settings):
+    settings.PARAPHRASE_PRICE_INPUT_PER_MTOK = 1000.0  # 1000 micro-dollars a token, to make small sums
+    settings.PARAPHRASE_PRICE_OUTPUT_PER_MTOK = 1000.0
+    settings.PARAPHRASE_MAX_OUTPUT_TOKENS = 100
+    settings.PARAPHRASE_CHUNK_SIZE = 10
+    task = TaskFactory(slug="vqa-budget")
+    rows = [(f"What is item {i}?", "kite") for i in range(5)]
+    _samples(task, rows)
+    train = TaskSplit.objects.get(task=task, split="train")
+    # Worst case of one request: its estimated prompt plus the full 100 output tokens, at $0.001 a token.
+    worst_usd = (paraphrase.estimate_prompt_tokens(len(rows[0][0]), len("kite")) + 100) * 0.001
+    budget = round(2.5 * worst_usd, 6)  # room for two worst cases, not three
+
+    job = _run(eager_jobs, [train], budget_usd=budget)
+
+    assert job.status == JobStatus.SUCCEEDED
+    assert len(llm.hits) == 2
+    assert Sample.objects.filter(task=task, paraphrase_state="accepted").count() == 2
+    assert Sample.objects.filter(task=task, paraphrase_state="pending").count() == 3
+    assert job.counters["left_pending"] == 3 and "budget reached" in job.message
+    ledger = ParaphraseBudget.objects.get(job=job)
+    assert ledger.reserved_micro_usd == 0
+    assert 0 < ledger.spent_micro_usd <= budget * 1e6
+    assert ledger.spent_micro_usd == round(job.counters["cost_usd"] * 1e6)
+
+    rest = _run(eager_jobs, [train])  # no cap: the rest is done
+    assert rest.total == 3 and len(llm.hits) == 5
+    assert not Sample.objects.filter(task=task, paraphrase_state="pending").exists()
+
+
+def test_estimate_counts_pending_samples_tokens_and_cost(llm, settings):
+    settings.PARAPHRASE_PRICE_INPUT_PER_MTOK = 2.0
+    settings.PARAPHRASE_PRICE_OUTPUT_PER_MTOK = 4.0
+    settings.PARAPHRASE_EST_OUTPUT_TOKENS = 30
+    task = TaskFactory(slug="vqa-est")
+    _samples(task, [("abcd" * 10, "yes"), ("efgh" * 5, "no")])
+    Sample.objects.filter(task=task, original_output="no").update(paraphrase_state=ParaphraseState.ACCEPTED)
+    train = TaskSplit.objects.get(task=task, split="train")
+    plan = estimate([train])
+    fixed = paraphrase.estimate_prompt_tokens(0, 0)
+    assert plan.samples == 1
+    assert plan.tokens_in == fixed + (40 + 3) // 4
+    assert plan.tokens_out == 30
+    assert plan.cost_usd == round((plan.tokens_in * 2.0 + 30 * 4.0) / 1e6, 4)
+    assert plan.model == "fake-model" and plan.has_api_key
