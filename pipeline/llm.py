@@ -174,13 +174,15 @@ class ChatRunner:
         async with self.in_flight:  # held only while on the wire, not while backing off
             result.attempts += 1
             started = time.monotonic()
-            completion = await self.client.chat.completions.create(
+            response = await self.client.chat.completions.with_raw_response.create(
                 model=self.config.model,
                 messages=request.messages,  # type: ignore[arg-type]
                 max_tokens=self.config.max_tokens,
                 temperature=self.config.temperature,
             )
             result.latency = time.monotonic() - started
+        result.raw = response.text  # the body exactly as the server sent it, for audit
+        completion = response.parse()
         try:
             choice = completion.choices[0]
             text = choice.message.content
@@ -193,7 +195,6 @@ class ChatRunner:
         usage = getattr(completion, "usage", None)
         result.tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
         result.tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
-        result.raw = completion.model_dump_json()
 
     async def complete(self, request: ChatRequest) -> ChatResult:
         result = ChatResult(key=request.key)

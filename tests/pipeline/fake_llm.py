@@ -16,7 +16,8 @@ message), so one run can mix well-behaved and misbehaving requests:
     [drop]          a fluent sentence that leaves the answer out
 
 Every request is recorded in `hits` (question, status, time). `rate_limit_every=n` answers every
-n-th request with 429, whatever it asks (benchmarks).
+n-th request with 429, whatever it asks (benchmarks). `latency` is added to every response except
+429s, which a rate limiter sends before any work is done.
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ def misbehaving_answer(question: str, answer: str) -> str | None:
     return None
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # listen() backlog: many clients connect at once
+
+
 class FakeLLM:
     """Start with `with FakeLLM() as server:`; `server.base_url` goes to OPENAI_BASE_URL."""
 
@@ -92,9 +98,9 @@ class FakeLLM:
         self.lock = threading.Lock()
         self.count = 0
         self.seen: dict[str, int] = {}
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 512
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.server = _Server(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
@@ -124,15 +130,19 @@ class FakeLLM:
             nth = self.seen[question] = self.seen.get(question, 0) + 1
             hit = Hit(question, 0, time.monotonic())  # recorded on arrival; the status is set on answering
             self.hits.append(hit)
-        status, headers, payload = self._answer(body, question, answer, count, nth)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            status, headers, payload = self._answer(body, question, answer, count, nth)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
         hit.status = status
         return status, headers, payload
 
     def _answer(
         self, body: dict[str, Any], question: str, answer: str, count: int, nth: int
     ) -> tuple[int, dict[str, str], bytes]:
-        if self.latency:
-            time.sleep(self.latency)
         if ("[slow]" in question) or ("[slow-once]" in question and nth == 1):
             time.sleep(self.slow_seconds)
         if (self.rate_limit_every and count % self.rate_limit_every == 0) or ("[429]" in question and nth == 1):
@@ -140,6 +150,8 @@ class FakeLLM:
             if self.retry_after_ms is not None:
                 headers["retry-after-ms"] = f"{self.retry_after_ms:g}"
             return 429, headers, json.dumps({"error": {"message": "Rate limit reached", "type": "requests"}}).encode()
+        if self.latency:  # the model's time; a rate limiter turns requests away before any work
+            time.sleep(self.latency)
         if "[500-always]" in question or ("[500]" in question and nth == 1):
             return 500, {}, json.dumps({"error": {"message": "The server had an error", "type": "server"}}).encode()
         if "[junk-always]" in question or ("[junk]" in question and nth == 1):
@@ -165,6 +177,7 @@ class FakeLLM:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # as real servers do; else each answer waits ~40 ms for a delayed ACK
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -1,0 +1,137 @@
+"""Throughput of the paraphrase client against a local OpenAI-compatible server with 200 ms latency.
+
+Side by side in one run, on the same server (every 10th response is a 429 with retry-after-ms):
+  * our ChatRunner at concurrency C = 64 (AsyncOpenAI, bounded in flight, our retry policy),
+  * the limit C / L = 64 / 0.2 s = 320 requests per second,
+  * a sequential loop with the plain synchronous openai client (its own default retries).
+Prints the figures and the ratios (targets: >= 0.8 x C/L, >= 30 x sequential, zero lost).
+
+    .venv/bin/python bench/bench_paraphrase.py            # short: 1,280 requests, 30 sequential
+    .venv/bin/python bench/bench_paraphrase.py --full     # 6,400 requests, 100 sequential
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DEBUG", "1")
+
+import django
+
+django.setup()
+
+import openai  # noqa: E402
+
+from pipeline import paraphrase  # noqa: E402
+from pipeline.llm import ChatRequest, LLMConfig, stream_results  # noqa: E402
+from tests.pipeline.fake_llm import FakeLLM  # noqa: E402
+
+LATENCY = 0.2
+CONCURRENCY = 64
+
+
+class ServerProcess:
+    """The fake server in its own process, so that it does not share the client's interpreter lock."""
+
+    def __init__(self, **options: float) -> None:
+        self.options = options
+
+    def __enter__(self) -> ServerProcess:
+        self.conn, child = multiprocessing.Pipe()
+        self.process = multiprocessing.Process(target=_serve, args=(child, self.options), daemon=True)
+        self.process.start()
+        self.base_url = self.conn.recv()
+        return self
+
+    def stats(self) -> tuple[int, int]:
+        self.conn.send("stats")
+        return self.conn.recv()
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.send("stop")
+        self.process.join(timeout=10)
+
+
+def _serve(conn: object, options: dict[str, float]) -> None:
+    with FakeLLM(**options) as server:
+        conn.send(server.base_url)
+        while (command := conn.recv()) != "stop":
+            if command == "stats":
+                conn.send((len(server.hits), sum(h.status == 429 for h in server.hits)))
+
+
+def requests(n: int, prefix: str) -> list[ChatRequest]:
+    return [
+        ChatRequest(key=f"{prefix}{i}", messages=paraphrase.build_messages(f"What is item {prefix}{i}?", "kite"))
+        for i in range(n)
+    ]
+
+
+def run_concurrent(server: ServerProcess, n: int) -> tuple[float, int]:
+    config = LLMConfig(
+        api_key="bench",
+        base_url=server.base_url,
+        model="fake-model",
+        concurrency=CONCURRENCY,
+        requests_per_minute=0,
+        tokens_per_minute=0,
+        timeout=10,
+    )
+    started = time.perf_counter()
+    ok = sum(result.ok for result in stream_results(config, requests(n, "c")))
+    return time.perf_counter() - started, ok
+
+
+def run_sequential(server: ServerProcess, n: int) -> tuple[float, int]:
+    client = openai.OpenAI(api_key="bench", base_url=server.base_url, timeout=10)  # the plain client, as shipped
+    ok = 0
+    started = time.perf_counter()
+    for request in requests(n, "s"):
+        try:
+            completion = client.chat.completions.create(model="fake-model", messages=request.messages, max_tokens=160)
+            ok += bool(completion.choices[0].message.content)
+        except openai.APIError:
+            pass
+    return time.perf_counter() - started, ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true", help="6,400 concurrent and 100 sequential requests")
+    args = parser.parse_args()
+    n, m = (6400, 100) if args.full else (1280, 30)
+    limit = CONCURRENCY / LATENCY
+
+    options = {"latency": LATENCY, "rate_limit_every": 10, "retry_after": 1, "retry_after_ms": 200}
+    with ServerProcess(**options) as server:
+        conc_s, conc_ok = run_concurrent(server, n)
+        conc_hits, conc_429 = server.stats()
+    with ServerProcess(**options) as server:
+        seq_s, seq_ok = run_sequential(server, m)
+        seq_hits, seq_429 = server.stats()
+
+    conc_rate, seq_rate = conc_ok / conc_s, seq_ok / seq_s
+    print(f"server: {LATENCY * 1000:.0f} ms per response, every 10th response a 429 (retry-after-ms 200)")
+    print(
+        f"concurrent (C={CONCURRENCY}): {n} requests, {conc_ok} answered, {n - conc_ok} lost, "
+        f"{conc_hits} hits ({conc_429} x 429) in {conc_s:.2f} s = {conc_rate:.1f} req/s"
+    )
+    print(
+        f"sequential (plain client): {m} requests, {seq_ok} answered, {seq_hits} hits ({seq_429} x 429) "
+        f"in {seq_s:.2f} s = {seq_rate:.2f} req/s"
+    )
+    print(f"limit C/L = {limit:.0f} req/s")
+    print(f"ratio concurrent / (C/L)   = {conc_rate / limit:.2f}   (target >= 0.80)")
+    print(f"ratio concurrent / sequential = {conc_rate / seq_rate:.1f}  (target >= 30)")
+    print(f"lost = {n - conc_ok}   (target 0)")
+
+
+if __name__ == "__main__":
+    main()
