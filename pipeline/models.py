@@ -203,3 +203,11 @@ class ParaphraseBudget(models.Model):
     limit_micro_usd = models.BigIntegerField(null=True, blank=True, help_text="None: no cap.")
     reserved_micro_usd = models.BigIntegerField(default=0)
     spent_micro_usd = models.BigIntegerField(default=0)
+
+    @property
+    def spent_usd(self) -> float:
+        return self.spent_micro_usd / 1e6
+
+    @property
+    def reserved_usd(self) -> float:
+        return self.reserved_micro_usd / 1e6

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from . import api, export_api, export_views, views
+from . import api, export_api, export_views, paraphrase_views, views
 
 router = DefaultRouter()
 router.register("jobs", api.JobViewSet, basename="api-job")
@@ -25,5 +25,9 @@ urlpatterns = [
     path("imports/<int:pk>/rerun/", views.ImportRetryView.as_view(), name="import-rerun"),
     path("samples/", views.SampleListView.as_view(), name="sample-list"),
     path("samples/<int:pk>/", views.SampleDetailView.as_view(), name="sample-detail"),
+    path("paraphrase/", paraphrase_views.ParaphraseStartView.as_view(), name="paraphrase-start"),
+    path("paraphrase/jobs/<int:pk>/", paraphrase_views.ParaphraseJobView.as_view(), name="paraphrase-job"),
+    path("paraphrase/samples/<int:pk>/", paraphrase_views.ParaphraseSampleView.as_view(), name="paraphrase-sample"),
+    path("api/paraphrase/", paraphrase_views.ParaphraseStartAPI.as_view(), name="api-paraphrase-start"),
     path("api/", include(router.urls)),
 ]
