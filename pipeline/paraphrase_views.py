@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.models import TaskSplit
-from annotator.permissions import AdminRequiredMixin, IsAdmin
+from annotator.permissions import AdminRequiredMixin, IsAdminElse404
 
 from . import paraphrase_run
 from .access import visible_jobs
@@ -162,9 +162,9 @@ class StartSerializer(serializers.Serializer):
 
 
 class ParaphraseStartAPI(APIView):
-    """POST: estimate (dry_run) or start Stage II for some splits. Admins only."""
+    """POST: estimate (dry_run) or start Stage II for some splits. Admins only (others: 404)."""
 
-    permission_classes = [IsAdmin]
+    permission_classes = [IsAdminElse404]
     serializer_class = StartSerializer
 
     def post(self, request: Request) -> Response:

@@ -357,6 +357,22 @@ MATRIX: list[Row] = [
         kwargs=lambda w: {"pk": _finished_export(w).pk},
     ),
     Row("api-export-download", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _finished_export(w).pk}),
+    # --- pipeline: paraphrase answers (admins only; 404 for everyone else, API included) ---------
+    Row("paraphrase-start", "get", ADMIN_ONLY_WEB),
+    Row(
+        "paraphrase-start",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        data=lambda w: _paraphrase_request(w),
+    ),
+    Row("paraphrase-job", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"pk": _paraphrase_job(w).pk}),
+    Row("paraphrase-sample", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"pk": _paraphrase_sample(w).pk}),
+    Row(
+        "api-paraphrase-start",
+        "post",
+        expect(404, annotator=404, reviewer=404, admin=202, other=404),
+        data=lambda w: _paraphrase_request(w),
+    ),
     # --- qc: review queue, review page, dashboard, split history, API ---------------------------
     Row("review-queue", "get", expect(LOGIN, annotator=404, reviewer=200, admin=200, other=404)),
     Row(
@@ -479,6 +495,35 @@ MATRIX: list[Row] = [
     Row("api-docs", "get", expect(200, **EVERYONE_SIGNED_IN)),
     Row("api-redoc", "get", expect(200, **EVERYONE_SIGNED_IN)),
 ]
+
+
+def _paraphrase_sample(w: World) -> Any:
+    """A sample of task A's train split waiting for its paraphrase."""
+    if "paraphrase_sample" not in w.extra:
+        from pipeline.models import ParaphraseState
+
+        from .factories import SampleFactory
+
+        w.extra["paraphrase_sample"] = SampleFactory(
+            task=w.task_a, split="train", paraphrase_state=ParaphraseState.PENDING
+        )
+    return w.extra["paraphrase_sample"]
+
+
+def _paraphrase_request(w: World) -> dict[str, Any]:
+    _paraphrase_sample(w)
+    return {"splits": [f"{w.task_a.slug}/train"]}
+
+
+def _paraphrase_job(w: World) -> Job:
+    """A paraphrase job an admin started on task A's train split."""
+    return Job.objects.create(
+        kind=JobKind.PARAPHRASE,
+        task_name="pipeline.tasks.paraphrase_answers",
+        created_by=w.users["admin"],
+        task=w.task_a,
+        params={"splits": [f"{w.task_a.slug}/train"]},
+    )
 
 
 def _qc_split(w: World) -> Any:

@@ -38,8 +38,12 @@ def _url(name: str, job: Job, sample: Sample) -> str:
 @pytest.fixture
 def job_and_sample(admin_user):
     sample = _samples("vqa-pages", [("What is it?", "kite")])[0]
-    job = Job.objects.create(kind=JobKind.PARAPHRASE, task_name="pipeline.tasks.paraphrase_answers", created_by=admin_user,
-                             params={"splits": ["vqa-pages/train"]})  # fmt: skip
+    job = Job.objects.create(
+        kind=JobKind.PARAPHRASE,
+        task_name="pipeline.tasks.paraphrase_answers",
+        created_by=admin_user,
+        params={"splits": ["vqa-pages/train"]},
+    )
     return job, sample
 
 
@@ -57,9 +61,9 @@ def test_pages_are_for_admins_only(client, job_and_sample, name):
 
 def test_api_is_for_admins_only(client):
     url = reverse("api-paraphrase-start")
-    assert client.post(url, {"splits": ["x/train"]}, content_type="application/json").status_code == 403
+    assert client.post(url, {"splits": ["x/train"]}, content_type="application/json").status_code == 404
     client.force_login(AnnotatorFactory())
-    assert client.post(url, {"splits": ["x/train"]}, content_type="application/json").status_code == 403
+    assert client.post(url, {"splits": ["x/train"]}, content_type="application/json").status_code == 404
     assert not Job.objects.exists()
 
 
@@ -115,8 +119,8 @@ def test_llm_output_is_escaped_on_every_page(client, eager_jobs, settings):
         with eager_jobs():
             client.post(reverse("paraphrase-start"), {"splits": ["vqa-esc/train"]})
     job = Job.objects.filter(params__has_key="splits").get()
-    Sample.objects.filter(pk=sample.pk).update(outputs=hostile, paraphrase={**Sample.objects.get(pk=sample.pk).paraphrase,
-                                                                           "response": hostile, "raw": hostile})  # fmt: skip
+    provenance = {**Sample.objects.get(pk=sample.pk).paraphrase, "response": hostile, "raw": hostile}
+    Sample.objects.filter(pk=sample.pk).update(outputs=hostile, paraphrase=provenance)
     for url in (reverse("paraphrase-job", args=[job.pk]), reverse("paraphrase-sample", args=[sample.pk])):
         page = client.get(url).content.decode()
         assert "<script>alert" not in page and "<img src=x" not in page

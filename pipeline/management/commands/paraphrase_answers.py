@@ -62,7 +62,8 @@ class Command(BaseCommand):
         self.stdout.write(style(f"Job #{job.pk} {job.status}: {job.message or job.error}"))
 
     def _follow(self, job: Job) -> Job:
-        with tqdm(total=job.total or 0, unit="sample", desc=f"job #{job.pk}") as bar:
+        stream = getattr(self.stderr, "_out", None)  # the raw stream: OutputWrapper would add newlines
+        with tqdm(total=job.total or 0, unit="sample", desc=f"job #{job.pk}", file=stream) as bar:
             while True:
                 job.refresh_from_db()
                 bar.total = job.total or bar.total
