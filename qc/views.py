@@ -112,6 +112,7 @@ class ReviewDetailView(ReviewerRequiredMixin, TemplateView):
             percent=round(100 * decided / len(items)) if items else 0,
             start_index=first_pending,
             can_act=review_obj.is_open and review_obj.reviewer_id == self.request.user.pk,
+            can_correct=review_obj.is_primary,
             tags=ProblemTag.choices,
             split_events=split_events,
             problems_by_sample=review_obj.load_check.get("problems", {}),

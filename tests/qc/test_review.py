@@ -94,6 +94,18 @@ def test_rejection_sends_back_with_notes_and_rereview_draws_new_samples():
     assert s.split.qc_status == QCStatus.APPROVED
 
 
+def test_rereview_of_a_small_split_tops_up_with_samples_seen_before():
+    s = make_split(12)
+    first = review.start_review(s.split, s.reviewer)
+    review.decide(first.items.first(), s.reviewer, Verdict.REJECTED, problems=["format"])
+    approve_all(first, s.reviewer, skip=1)
+    second = review.start_review(s.split, s.reviewer)
+    fresh = {x.pk for x in s.samples} - set(first.sample_ids)
+    assert len(fresh) == 2 and len(second.sample_ids) == 10
+    assert fresh <= set(second.sample_ids)  # every unseen sample first, then 8 seen ones
+    assert len(set(second.sample_ids) & set(first.sample_ids)) == 8
+
+
 def test_rejection_needs_a_tag_or_comment_and_known_tags():
     s = make_split(10)
     rev = review.start_review(s.split, s.reviewer)

@@ -140,7 +140,9 @@ def test_admin_requests_a_second_reviewer(client):
     second = s.split.reviews.get(reviewer=other)
     assert second.role == "second"
     client.force_login(other)
-    assert client.get(reverse("review-detail", args=[second.pk])).status_code == 200
+    page = client.get(reverse("review-detail", args=[second.pk]))
+    assert page.status_code == 200
+    assert b"approve-form" in page.content and b"edit-form" not in page.content  # verdicts only
 
 
 def test_review_page_escapes_sample_text(client):
