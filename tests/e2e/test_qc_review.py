@@ -83,11 +83,22 @@ def test_reviewer_reviews_a_split_with_the_keyboard_and_it_is_approved(page):
 
 
 def test_reviewer_rejects_with_tags_by_keyboard(page):
-    s = make_split(3)
+    from pipeline.images import store_image
+    from pipeline.models import SampleImage
+
+    from ..factories import png_bytes
+
+    s = make_split(3, modality="video")
+    for sample in s.samples:  # video samples: 8 frames each, shown as a strip
+        for position in range(1, 8):
+            frame = store_image(png_bytes((position * 30, 60, sample.pk % 256), size=(64, 48)))
+            SampleImage.objects.create(sample=sample, image=frame, position=position)
     login(page, s.reviewer.username)
     page.goto("/qc/")
     page.click("#waiting button[type=submit]")
     page.wait_for_selector(".review-item.current")
+    assert page.locator(".review-item.current .strip img.frame").count() == 8
+    shot(page, "review-video")
     page.keyboard.press("r")
     page.keyboard.press("3")  # outputs
     page.keyboard.press("4")  # image
