@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from pipeline.cli import follow_jobs
-from pipeline.seeding import demo_logins_file, seed_demo
+from pipeline.seeding import DEMO_USERS, demo_logins_file, seed_demo
 
 
 class Command(BaseCommand):
@@ -25,8 +25,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         outcome = seed_demo(seconds_per_sample=options["seconds_per_sample"])
         self.stdout.write(self.style.SUCCESS(f"Demo project ready. Logins (also in {demo_logins_file()}):"))
+        role_of = {username: role for username, role, _ in DEMO_USERS}
         for username, password in outcome["logins"].items():
-            self.stdout.write(f"  {username:<11} {password}")
+            self.stdout.write(f"  {username:<11} {password:<14} {role_of.get(username, '')}")
         if not outcome["jobs"]:
             return
         self.stdout.write(f"Demo jobs queued for the worker: {', '.join(f'#{pk}' for pk in outcome['jobs'])}")
