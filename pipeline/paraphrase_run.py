@@ -158,7 +158,11 @@ def chunks_of(parent: Job) -> QuerySet[Job]:
 
 
 def _fan_out(parent: Job) -> list[Job]:
-    """Create the chunk jobs once (all or nothing); a resumed parent finds them again."""
+    """Create the chunk jobs once (all or nothing); a resumed parent finds them again.
+
+    Samples that make the identical request go into the same chunk, so that it is sent once even
+    when several workers run chunks at the same moment.
+    """
     from .tasks import paraphrase_chunk
 
     existing = list(chunks_of(parent))
@@ -166,24 +170,31 @@ def _fan_out(parent: Job) -> list[Job]:
         return existing
     task_splits = parse_split_labels(parent.params["splits"])
     size = max(1, int(parent.params.get("chunk_size") or settings.PARAPHRASE_CHUNK_SIZE))
+    model = parent.params.get("model") or settings.PARAPHRASE_MODEL
     with transaction.atomic():
         selected = pending_samples(task_splits, parent.params.get("retry_request_failures", False))
-        ids = list(selected.order_by("id").values_list("id", flat=True).iterator(chunk_size=5000))
+        groups: dict[str, list[int]] = {}
+        rows = selected.order_by("id").values_list("id", "inputs", "original_output", "outputs", "meta")
+        for pk, question, original, output, meta in rows.iterator(chunk_size=2000):
+            key = paraphrase.cache_key(model, question, original or output, context_of(meta))
+            groups.setdefault(key, []).append(pk)
         if parent.params.get("retry_request_failures"):
-            Sample.objects.filter(id__in=ids, paraphrase_state=ParaphraseState.FALLBACK).update(
-                paraphrase_state=ParaphraseState.PENDING
-            )
-        count = (len(ids) + size - 1) // size
-        for index in range(count):
-            part = ids[index * size : (index + 1) * size]
+            selected.filter(paraphrase_state=ParaphraseState.FALLBACK).update(paraphrase_state=ParaphraseState.PENDING)
+        parts: list[list[int]] = [[]]
+        for ids in groups.values():
+            if parts[-1] and len(parts[-1]) + len(ids) > size:
+                parts.append([])
+            parts[-1].extend(ids)
+        parts = [part for part in parts if part]
+        for index, part in enumerate(parts):
             start_job(
                 JobKind.PARAPHRASE,
                 paraphrase_chunk,
                 user=parent.created_by,
-                params={"parent": parent.pk, "chunk": index + 1, "of": count, "sample_ids": part},
+                params={"parent": parent.pk, "chunk": index + 1, "of": len(parts), "sample_ids": part},
                 total=len(part),
                 for_task=parent.task,
-                message=f"Chunk {index + 1} of {count} of job #{parent.pk}.",
+                message=f"Chunk {index + 1} of {len(parts)} of job #{parent.pk}.",
             )
     return list(chunks_of(parent))
 
@@ -289,8 +300,9 @@ class _Item:
     key: str
 
 
-def _context_of(sample: Sample) -> dict[str, Any]:
-    meta = sample.meta or {}
+def context_of(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """Image captions (VQA v2) and OCR tokens (scene text) from a sample's meta, when it has them."""
+    meta = meta or {}
     captions = meta.get("captions") or meta.get("caption")
     if isinstance(captions, str):
         captions = [captions]
@@ -414,7 +426,7 @@ def process_chunk(sample_ids: list[int], *, parent: Job, config: LLMConfig, prog
         if sample.paraphrase_state != ParaphraseState.PENDING:
             continue
         question, answer = sample.inputs, sample.original_output or sample.outputs
-        item = _Item(sample, question, answer, sample.task.language, _context_of(sample), "")
+        item = _Item(sample, question, answer, sample.task.language, context_of(sample.meta), "")
         if not answer.strip():
             writer.add(item, ParaphraseState.FAILED, sample.outputs, _provenance(base, paraphrase.Reason.NO_ANSWER))
             continue

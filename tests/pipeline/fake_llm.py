@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -35,6 +35,7 @@ class Hit:
     question: str
     status: int
     at: float
+    data: dict[str, Any] = field(default_factory=dict)  # the request's data block
 
 
 def _data_block(body: dict[str, Any]) -> dict[str, Any]:
@@ -128,7 +129,7 @@ class FakeLLM:
             self.count += 1
             count = self.count
             nth = self.seen[question] = self.seen.get(question, 0) + 1
-            hit = Hit(question, 0, time.monotonic())  # recorded on arrival; the status is set on answering
+            hit = Hit(question, 0, time.monotonic(), data)  # recorded on arrival; the status is set on answering
             self.hits.append(hit)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)

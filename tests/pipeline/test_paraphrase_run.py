@@ -210,3 +210,20 @@ def test_estimate_counts_pending_samples_tokens_and_cost(llm, settings):
     assert plan.tokens_out == 30
     assert plan.cost_usd == round((plan.tokens_in * 2.0 + 30 * 4.0) / 1e6, 4)
     assert plan.model == "fake-model" and plan.has_api_key
+
+
+def test_identical_requests_share_a_chunk_and_context_reaches_the_prompt(llm, eager_jobs, settings):
+    settings.PARAPHRASE_CHUNK_SIZE = 2
+    task = TaskFactory(slug="vqa-dup")
+    a, b, c, d = _samples(task, [("What is it?", "kite"), ("Where?", "park"), ("Who?", "man"), ("What is it?", "kite")])
+    Sample.objects.filter(pk=c.pk).update(meta={"captions": ["A man by a STOP sign."], "ocr_tokens": ["STOP"]})
+
+    job = _run(eager_jobs, [TaskSplit.objects.get(task=task, split="train")])
+
+    # The duplicate of sample a joins a's chunk (sent once), although it comes last by id.
+    assert [c.params["sample_ids"] for c in chunks_of(job)] == [[a.pk, d.pk], [b.pk, c.pk]]
+    assert len(llm.hits) == 3 and job.counters["cached"] == 1
+    [who] = llm.hits_for("Who?")
+    assert who.data == {"question": "Who?", "answer": "man", "image_captions": ["A man by a STOP sign."],
+                        "ocr_tokens": ["STOP"]}  # fmt: skip
+    assert Sample.objects.get(pk=d.pk).paraphrase["cached"] is True
