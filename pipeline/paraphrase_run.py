@@ -119,6 +119,16 @@ def start_paraphrase(
 
     if budget_usd is not None and budget_usd < 0:
         raise ValueError("The budget cannot be negative.")
+    labels = {f"{ts.task.slug}/{ts.split}" for ts in task_splits}
+    busy = (
+        Job.objects.filter(kind=JobKind.PARAPHRASE).exclude(status__in=Job.TERMINAL).exclude(params__has_key="parent")
+    )
+    for other in busy.only("id", "params"):
+        overlap = labels & set(other.params.get("splits", []))
+        if overlap:
+            raise ValueError(
+                f"Job #{other.pk} is already paraphrasing {', '.join(sorted(overlap))}: wait for it or cancel it."
+            )
     plan = estimate(task_splits, retry_request_failures)
     tasks = {ts.task for ts in task_splits}
     with transaction.atomic():
@@ -283,10 +293,12 @@ def _release_stale_reservations(job: Job) -> None:
 
 
 def run_chunk(job: Job, progress: Progress) -> dict[str, Any]:
+    """One chunk, with the model and key-or-template decided when the admin started the job."""
     parent = Job.objects.get(pk=job.params["parent"])
-    config = LLMConfig.from_settings(model=parent.params.get("model") or settings.PARAPHRASE_MODEL)
+    overrides: dict[str, Any] = {"model": parent.params.get("model") or settings.PARAPHRASE_MODEL}
     if parent.params.get("template_only"):
-        config = LLMConfig.from_settings(model=config.model, api_key="")
+        overrides["api_key"] = ""
+    config = LLMConfig.from_settings(**overrides)
     return process_chunk(job.params["sample_ids"], parent=parent, config=config, progress=progress)
 
 
@@ -312,26 +324,26 @@ def context_of(meta: dict[str, Any] | None) -> dict[str, Any]:
     return paraphrase.context_fields(captions, ocr)
 
 
-def _counters_of_done(samples: list[Sample], parent: Job) -> dict[str, float]:
-    counters: dict[str, float] = defaultdict(float)
+def _counters_of_done(samples: list[Sample], parent: Job) -> dict[str, Any]:
+    """The counters of the chunk's samples an earlier attempt already wrote (all were pending at fan-out)."""
+    counters: dict[str, Any] = dict.fromkeys(COUNTERS, 0) | {"cost_usd": 0.0}
     for sample in samples:
         if sample.paraphrase_state == ParaphraseState.PENDING:
             continue
-        counters[sample.paraphrase_state] += 1
+        counters[str(sample.paraphrase_state)] += 1  # accepted / fallback / failed
         info = sample.paraphrase or {}
-        if info.get("job") == parent.pk:
-            counters["cached"] += int(bool(info.get("cached")))
-            counters["requests"] += int(info.get("attempts") or 0) * (not info.get("cached"))
-            counters["retries"] += max(0, int(info.get("attempts") or 0) - 1) * (not info.get("cached"))
-            if not info.get("cached"):
-                counters["tokens_in"] += int(info.get("tokens_in") or 0)
-                counters["tokens_out"] += int(info.get("tokens_out") or 0)
-                counters["cost_usd"] += float(info.get("cost_usd") or 0)
-    return {k: counters.get(k, 0) for k in (*COUNTERS, "cost_usd")} | {
-        "accepted": counters.get(ParaphraseState.ACCEPTED, 0),
-        "fallback": counters.get(ParaphraseState.FALLBACK, 0),
-        "failed": counters.get(ParaphraseState.FAILED, 0),
-    }
+        if info.get("job") != parent.pk:
+            continue
+        if info.get("cached"):
+            counters["cached"] += 1
+            continue
+        attempts = int(info.get("attempts") or 0)
+        counters["requests"] += attempts
+        counters["retries"] += max(0, attempts - 1)
+        counters["tokens_in"] += int(info.get("tokens_in") or 0)
+        counters["tokens_out"] += int(info.get("tokens_out") or 0)
+        counters["cost_usd"] += float(info.get("cost_usd") or 0)
+    return counters
 
 
 def _decide(item: _Item, response: str) -> tuple[str, str, paraphrase.Verdict]:
@@ -353,7 +365,8 @@ class _Writer:
         self.cache_rows: list[ParaphraseCache] = []
         self.spent = 0
         self.released = 0
-        self.deltas: dict[str, float] = defaultdict(float)
+        self.deltas: dict[str, int] = defaultdict(int)
+        self.cost_usd = 0.0
         self.last = time.monotonic()
 
     def add(self, item: _Item, state: str, output: str, provenance: dict[str, Any]) -> None:
@@ -363,7 +376,7 @@ class _Writer:
         sample.paraphrase = provenance
         sample.updated_at = timezone.now()
         self.samples.append(sample)
-        self.deltas[state] += 1
+        self.deltas[str(state)] += 1
 
     def due(self) -> bool:
         return len(self.samples) >= WRITE_EVERY_RESULTS or time.monotonic() - self.last >= WRITE_EVERY_SECONDS
@@ -381,16 +394,9 @@ class _Writer:
                     spent_micro_usd=F("spent_micro_usd") + self.spent,
                     reserved_micro_usd=F("reserved_micro_usd") - self.released,
                 )
-        deltas = {
-            "accepted": int(self.deltas.pop(ParaphraseState.ACCEPTED, 0)),
-            "fallback": int(self.deltas.pop(ParaphraseState.FALLBACK, 0)),
-            "failed": int(self.deltas.pop(ParaphraseState.FAILED, 0)),
-        }
-        for key, value in self.deltas.items():
-            deltas[key] = value  # type: ignore[assignment]
-        self.progress.add(len(self.samples), **deltas)
+        self.progress.add(len(self.samples), cost_usd=self.cost_usd, **self.deltas)
         self.samples, self.cache_rows, self.spent, self.released = [], [], 0, 0
-        self.deltas = defaultdict(float)
+        self.deltas, self.cost_usd = defaultdict(int), 0.0
 
 
 def _reserve(parent: Job, wanted: list[int]) -> int:
@@ -494,7 +500,7 @@ def _apply_result(result: ChatResult, items: list[_Item], base: dict[str, Any], 
     writer.spent += cost
     writer.deltas["tokens_in"] += result.tokens_in
     writer.deltas["tokens_out"] += result.tokens_out
-    writer.deltas["cost_usd"] += cost / 1e6
+    writer.cost_usd += cost / 1e6
     writer.cache_rows.append(
         ParaphraseCache(
             key=result.key,

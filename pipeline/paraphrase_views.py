@@ -94,7 +94,11 @@ class ParaphraseStartView(AdminRequiredMixin, View):
             form.add_error("splits", "Nothing to paraphrase in these splits: every sample is already done.")
             return self._render(request, form, plan, status=400)
         budget = float(data["budget_usd"]) if data["budget_usd"] is not None else None
-        job = paraphrase_run.start_paraphrase(data["splits"], request.user, budget, data["retry_request_failures"])
+        try:
+            job = paraphrase_run.start_paraphrase(data["splits"], request.user, budget, data["retry_request_failures"])
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+            return self._render(request, form, plan, status=409)
         note = "" if plan.has_api_key else " No API key is configured: every answer gets the template sentence."
         messages.success(request, f"Paraphrasing {plan.samples} samples started as job #{job.pk}.{note}")
         return redirect("paraphrase-job", pk=job.pk)
@@ -181,7 +185,13 @@ class ParaphraseStartAPI(APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         budget = data.get("budget_usd")
-        job = paraphrase_run.start_paraphrase(
-            data["splits"], request.user, float(budget) if budget is not None else None, data["retry_request_failures"]
-        )
+        try:
+            job = paraphrase_run.start_paraphrase(
+                data["splits"],
+                request.user,
+                float(budget) if budget is not None else None,
+                data["retry_request_failures"],
+            )
+        except ValueError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response({"estimate": estimate, "job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)

@@ -104,6 +104,13 @@ def test_start_creates_the_job_with_budget_and_bad_input_is_refused(client, sett
     assert job.params["splits"] == ["vqa-c/train"] and job.params["budget_usd"] == 1.25
     assert ParaphraseBudget.objects.get(job=job).limit_micro_usd == 1_250_000
 
+    # The job has not run yet (no worker here): a second one on the same split is refused.
+    again = client.post(url, {"splits": ["vqa-c/train"]})
+    assert again.status_code == 409 and f"Job #{job.pk} is already paraphrasing vqa-c/train" in again.content.decode()
+    api = client.post(reverse("api-paraphrase-start"), {"splits": ["vqa-c/train"]}, content_type="application/json")
+    assert api.status_code == 409 and Job.objects.count() == 1
+
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
     Sample.objects.update(paraphrase_state=ParaphraseState.ACCEPTED)
     nothing = client.post(url, {"splits": ["vqa-c/train"]})
     assert nothing.status_code == 400 and "Nothing to paraphrase" in nothing.content.decode()

@@ -44,9 +44,12 @@ class Command(BaseCommand):
         )
         if options["estimate_only"] or not plan.samples:
             return
-        if options["budget"] is not None and options["budget"] < 0:
-            raise CommandError("The budget cannot be negative.")
-        job = paraphrase_run.start_paraphrase(task_splits, None, options["budget"], options["retry_request_failures"])
+        try:
+            job = paraphrase_run.start_paraphrase(
+                task_splits, None, options["budget"], options["retry_request_failures"]
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(f"Started job #{job.pk}.")
         if options["no_wait"]:
             return
