@@ -34,7 +34,9 @@ class HomeView(LoginRequiredMixin, TemplateView):
             context["reviewing"], context["reviewing_empty"] = dashboard.splits_to_review(user)
         if roles.is_admin(user):
             context["overview"] = dashboard.admin_overview()
-            context["recent_jobs"] = Job.objects.select_related("created_by", "task")[:10]
+            # Parts of a larger job (paraphrase chunks) show on their parent's page, not here.
+            recent = Job.objects.exclude(params__has_key="parent").select_related("created_by", "task")
+            context["recent_jobs"] = recent[:10]
         return context
 
 

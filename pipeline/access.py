@@ -19,3 +19,8 @@ def visible_jobs(user: Any) -> QuerySet[Job]:
     if not user.is_authenticated:
         return jobs.none()
     return jobs.filter(created_by=user)
+
+
+def listed_jobs(user: Any) -> QuerySet[Job]:
+    """visible_jobs without the parts of a larger job (paraphrase chunks): those show on their parent's page."""
+    return visible_jobs(user).exclude(params__has_key="parent")

@@ -14,7 +14,7 @@ from django.views.generic import DetailView, ListView
 from annotator import roles
 from annotator.permissions import AdminRequiredMixin
 
-from .access import visible_jobs
+from .access import listed_jobs, visible_jobs
 from .adapters import ADAPTERS, ImportInputError
 from .browse import filtered_samples, keyset_page
 from .forms import ImportForm, SampleFilterForm
@@ -48,7 +48,7 @@ class JobListView(AdminRequiredMixin, ListView):
     paginate_by = 50
 
     def get_queryset(self) -> Any:
-        return visible_jobs(self.request.user)
+        return listed_jobs(self.request.user)
 
 
 class JobDetailView(LoginRequiredMixin, DetailView):

@@ -183,3 +183,21 @@ def test_management_command_runs_inline_with_a_progress_bar(settings):
     assert "3/3" in err.getvalue()  # the tqdm bar
     assert set(Sample.objects.values_list("paraphrase_state", flat=True)) == {ParaphraseState.FALLBACK}
     assert TaskSplit.objects.filter(task__slug="vqa-cli").count() == 3
+
+
+def test_chunk_jobs_stay_off_the_job_lists_and_link_to_their_parent(client, eager_jobs, settings):
+    settings.OPENAI_API_KEY = ""
+    settings.PARAPHRASE_CHUNK_SIZE = 1
+    _samples("vqa-f", [("What is it?", "kite"), ("Where?", "park")])
+    admin = AdminFactory()
+    client.force_login(admin)
+    with eager_jobs():
+        client.post(reverse("paraphrase-start"), {"splits": ["vqa-f/train"]})
+    parent = Job.objects.filter(params__has_key="splits").get()
+    chunks = list(Job.objects.filter(params__parent=parent.pk))
+    assert len(chunks) == 2
+    for page in (client.get(reverse("job-list")), client.get(reverse("home"))):
+        text = page.content.decode()
+        assert f"#{parent.pk}" in text and all(f"#{chunk.pk} " not in text for chunk in chunks)
+    detail = client.get(reverse("job-detail", args=[chunks[0].pk])).content.decode()
+    assert reverse("paraphrase-job", args=[parent.pk]) in detail
