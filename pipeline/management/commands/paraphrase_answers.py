@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
-from tqdm import tqdm
 
 from pipeline import paraphrase_run
+from pipeline.cli import follow_jobs
 from pipeline.jobs import run_job
-from pipeline.models import Job
 from pipeline.tasks import paraphrase_answers
 
 
@@ -57,30 +55,12 @@ class Command(BaseCommand):
         if options["inline"]:
             runner = threading.Thread(target=_run_inline, args=(job.pk,), daemon=True)
             runner.start()
-        job = self._follow(job)
+        [job] = follow_jobs([job.pk], stream=self.stderr)
         if runner:
             runner.join()
             job.refresh_from_db()
         style = self.style.SUCCESS if job.status == "succeeded" else self.style.ERROR
         self.stdout.write(style(f"Job #{job.pk} {job.status}: {job.message or job.error}"))
-
-    def _follow(self, job: Job) -> Job:
-        stream = getattr(self.stderr, "_out", None)  # the raw stream: OutputWrapper would add newlines
-        with tqdm(total=job.total or 0, unit="sample", desc=f"job #{job.pk}", file=stream) as bar:
-            while True:
-                job.refresh_from_db()
-                bar.total = job.total or bar.total
-                bar.update(max(0, job.done - bar.n))
-                c = job.counters or {}
-                bar.set_postfix(
-                    accepted=c.get("accepted", 0),
-                    fallback=c.get("fallback", 0),
-                    failed=c.get("failed", 0),
-                    cost=f"${c.get('cost_usd', 0):.4f}",
-                )
-                if job.is_terminal:
-                    return job
-                time.sleep(0.5)
 
 
 def _run_inline(job_id: int) -> None:
