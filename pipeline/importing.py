@@ -284,6 +284,7 @@ class ImportOutcome:
     images_stored: int = 0
     first_rejected: list[dict[str, Any]] = field(default_factory=list)
     report: str | None = None
+    check_seconds: float = 0.0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -319,6 +320,7 @@ class Importer:
         outcome = ImportOutcome()
         report = RejectionReport()
         self._check(outcome, report)
+        outcome.check_seconds = round(time.monotonic() - started, 3)
         outcome.report = report.save(self.report_name or f"imports/reports/{self.task.slug}-{self.split}.csv")
         outcome.first_rejected = report.first
         if outcome.rejected > self.max_rejected:

@@ -69,6 +69,14 @@ def unpack_zip(fileobj: IO[bytes], dest: Path) -> None:
         raise ImportInputError(f"the upload is not a valid zip file: {exc}") from exc
 
 
+def _single_top_folder(dest: Path) -> str:
+    """A zip made by zipping a folder holds just that folder: import from inside it."""
+    entries = [entry for entry in dest.iterdir() if entry.name != "__MACOSX"]
+    if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
+        return entries[0].name
+    return ""
+
+
 def receive_upload(fileobj: IO[bytes], name: str, size: int) -> tuple[str, str | None]:
     """Save an upload for an import. Returns (folder relative to IMPORT_ROOT, file name or None for a zip)."""
     if size > settings.IMPORT_UPLOAD_MAX_BYTES:
@@ -82,7 +90,7 @@ def receive_upload(fileobj: IO[bytes], name: str, size: int) -> tuple[str, str |
     try:
         if name.lower().endswith(".zip"):
             unpack_zip(fileobj, dest)
-            return str(folder), None
+            return str(folder / _single_top_folder(dest)), None
         filename = _clean_name(name)
         with (dest / filename).open("wb") as out:
             shutil.copyfileobj(fileobj, out, CHUNK)

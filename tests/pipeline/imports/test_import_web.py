@@ -44,7 +44,7 @@ def _m3it_jsonl(count: int) -> bytes:
     ).encode()
 
 
-def _vqa_zip(tmp_path, extra: dict[str, bytes] | None = None) -> bytes:
+def _vqa_zip(tmp_path, extra: dict[str, bytes] | None = None, top: str = "") -> bytes:
     write_vqa(
         tmp_path / "src",
         [{"image_id": 3, "question": "What is it?", "question_id": 30}],
@@ -55,7 +55,7 @@ def _vqa_zip(tmp_path, extra: dict[str, bytes] | None = None) -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in (tmp_path / "src").rglob("*"):
             if path.is_file():
-                archive.write(path, path.relative_to(tmp_path / "src").as_posix())
+                archive.write(path, top + path.relative_to(tmp_path / "src").as_posix())
         for name, data in (extra or {}).items():
             archive.writestr(name, data)
     return buffer.getvalue()
@@ -99,6 +99,18 @@ def test_upload_zip_with_files_and_images(admin_client, import_root, tasks, eage
         )
     sample = Sample.objects.get()
     assert (sample.source_id, sample.outputs, sample.images.get().width) == ("30", "a cat", 64)
+
+
+def test_zip_of_a_folder_is_imported_from_inside_it(admin_client, import_root, tasks, eager_jobs, tmp_path):
+    upload = SimpleUploadedFile("vqa.zip", _vqa_zip(tmp_path, top="my-vqa/"))
+    with eager_jobs():
+        admin_client.post(
+            reverse("import-list"),
+            {"adapter": "vqa-v2", "task": "vqa-v2", "split": "val", "upload": upload, "max_rejected": 0},
+        )
+    job = Job.objects.get()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.params["folder"].endswith("/my-vqa") and Sample.objects.get().outputs == "a cat"
 
 
 def test_zip_slip_upload_is_refused_and_nothing_kept(admin_client, import_root, tasks, tmp_path):
