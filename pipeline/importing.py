@@ -151,9 +151,7 @@ class MediaChecker:
         if not media:
             return "no image"
         for item in media:
-            key: Any = (type(item).__name__, getattr(item, "path", None), getattr(item, "boxes", ()))
-            if isinstance(item, ImageData):
-                key = None  # inline bytes: checked each time, nothing worth caching
+            key = _media_key(item)
             if key is not None and key in self.seen:
                 problem = self.seen[key]
             else:
@@ -208,7 +206,7 @@ class MediaResolver:
         return shas
 
     def _resolve(self, item: Media) -> list[str]:
-        key: Any = None if isinstance(item, ImageData) else (type(item).__name__, item.path, _extra(item))
+        key = _media_key(item)
         if key is not None and key in self.keys:
             return self.keys[key]
         if isinstance(item, VideoFile):
@@ -223,7 +221,7 @@ class MediaResolver:
                 derivation = {
                     "boxes": [list(box) for box in item.boxes],
                     "colour": "red",
-                    "line_width": _line_width(prepared),
+                    "line_width": box_line_width(prepared.width, prepared.height),
                 }
                 shas = [self._add(boxed, derived_from=source_sha, derivation=derivation)]
             else:
@@ -252,12 +250,13 @@ def _video_path(source: SourceFiles, relative: str) -> Path:
         raise VideoRejected(str(exc)) from None
 
 
-def _extra(item: Media) -> Any:
-    return item.frames if isinstance(item, VideoFile) else item.boxes
-
-
-def _line_width(prepared: PreparedImage) -> int:
-    return box_line_width(prepared.width, prepared.height)
+def _media_key(item: Media) -> tuple | None:
+    """What identifies a file's result within an import; None for inline bytes (nothing to cache)."""
+    if isinstance(item, ImageData):
+        return None
+    if isinstance(item, VideoFile):
+        return ("video", item.path, item.frames)
+    return ("image", item.path, item.boxes)
 
 
 # ---- the import ----------------------------------------------------------------------------
