@@ -339,12 +339,13 @@ class Importer:
         return outcome
 
     # pass 1
-    def _valid_drafts(self, checker: MediaChecker, on_rejected: Callable[[Rejected], None]) -> Iterator[Draft]:
+    def _valid_drafts(self, checker: MediaChecker | None, on_rejected: Callable[[Rejected], None]) -> Iterator[Draft]:
+        """Drafts that pass the checks; with no checker, media are checked when they are stored."""
         for row in self.adapter.rows(self.source, self.options, self.target):
             if isinstance(row, Rejected):
                 on_rejected(row)
                 continue
-            problem = draft_problem(row) or checker.problem(row.media)
+            problem = draft_problem(row) or (checker.problem(row.media) if checker else None)
             if problem:
                 on_rejected(Rejected(row.where, problem, row.source_id))
                 continue
@@ -382,10 +383,10 @@ class Importer:
         by_text = {instruction.normalized: instruction for instruction in pool}
         store = ImageStore()
         resolver = MediaResolver(self.source, store)
-        checker = MediaChecker(self.source)
         batch: list[Draft] = []
         number = 0
-        for draft in self._valid_drafts(checker, lambda row: None):
+        # Rows rejected in pass 1 are counted there; here they are skipped (their media fail again in _insert).
+        for draft in self._valid_drafts(None, lambda row: None):
             batch.append(draft)
             if len(batch) >= self.batch_size:
                 number += 1
@@ -434,16 +435,23 @@ class Importer:
                 "source_id", flat=True
             )
         )
+        resolver.begin_batch()
         new: list[Draft] = []
+        media: list[list[str]] = []
+        duplicates = 0
         for draft in drafts:
             if draft.source_id in existing:
+                duplicates += 1
                 continue
+            try:
+                shas = resolver.resolve(draft.media)
+            except (ImageRejected, VideoRejected):
+                continue  # rejected (and counted) in the check pass
             existing.add(draft.source_id)  # a repeated id inside the file counts as a duplicate too
             new.append(draft)
+            media.append(shas)
         if not new:
-            return 0, len(drafts)
-        resolver.begin_batch()
-        media = [resolver.resolve(draft.media) for draft in new]
+            return 0, duplicates
         with transaction.atomic():
             image_ids = resolver.flush()
             samples = [self._sample(draft, pool, by_text) for draft in new]
@@ -455,7 +463,7 @@ class Importer:
                     for position, sha in enumerate(shas)
                 ]
             )
-        return len(new), len(drafts) - len(new)
+        return len(new), duplicates
 
     def _sample(self, draft: Draft, pool: list[Instruction], by_text: dict[str, Instruction]) -> Sample:
         meta = dict(draft.meta)

@@ -198,3 +198,18 @@ def test_rejected_rows_are_reported_and_the_rest_imported_when_allowed(import_ro
         lines = handle.read().decode().splitlines()
     assert lines[0] == "file,unit,line,source_id,message" and len(lines) == 3
     assert lines[1].startswith("regions.jsonl,line,2,b,")
+
+
+def test_a_rejected_row_does_not_hide_a_later_good_row_with_its_id(import_root, tasks):
+    write_image(import_root / "reg" / "images" / "ok.png")
+    _regions(
+        import_root,
+        [
+            '{"id": "same", "image": "gone.png", "boxes": [[1, 1, 5, 5]], "output": "first"}\n',
+            '{"id": "same", "image": "ok.png", "boxes": [[1, 1, 5, 5]], "output": "second"}\n',
+            '{"id": "same", "image": "ok.png", "boxes": [[2, 2, 6, 6]], "output": "third"}\n',
+        ],
+    )
+    outcome = importer_for("regions", "coco-goi", "train", "reg", max_rejected=1).run()
+    assert (outcome.records, outcome.created, outcome.skipped, outcome.rejected) == (3, 1, 1, 1)
+    assert Sample.objects.get(source_id="same").outputs == "second"
