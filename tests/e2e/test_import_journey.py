@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 
 import pytest
@@ -17,6 +18,12 @@ from ..factories import AdminFactory
 from .conftest import login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+SHOTS = os.environ.get("IMPORT_SCREENSHOTS")  # a folder: save screenshots of the pages to look at
+
+
+def shot(page: object, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
 
 def _regions_zip(tmp_path, broken_line: bool = False) -> str:
@@ -54,8 +61,10 @@ def test_admin_imports_a_zip_and_browses_boxed_samples(page, tmp_path, settings,
 
     # First a file with a broken line: nothing is imported and the page says where.
     page.set_input_files("#id_upload", _regions_zip(tmp_path, broken_line=True))
+    shot(page, "import-form")
     page.click("button:text('Start import')")
     page.wait_for_selector("#import-result")
+    shot(page, "import-failed")
     assert "failed" in page.locator(".job-progress [data-field=status]").inner_text()
     assert "regions.jsonl" in page.locator("#import-result").inner_text()
     assert "line 4" in page.locator("#import-result").inner_text()
@@ -67,13 +76,16 @@ def test_admin_imports_a_zip_and_browses_boxed_samples(page, tmp_path, settings,
     page.set_input_files("#id_upload", _regions_zip(tmp_path))
     page.click("button:text('Start import')")
     page.wait_for_selector("#import-result")
+    shot(page, "import-succeeded")
     result = page.locator("#import-result table.counts").inner_text()
     assert "3" in result and "succeeded" in page.locator(".job-progress [data-field=status]").inner_text()
 
     page.click("text=Browse the samples")
     page.wait_for_selector("table.samples img")
     assert page.locator("table.samples img").count() == 3
+    shot(page, "samples")
     page.click(f"text=#{Sample.objects.get(source_id='r0').pk}")
     assert "boxes drawn in red" in page.locator("main").inner_text()
+    shot(page, "sample-detail")
     loaded = page.locator("main img").first.evaluate("img => img.complete && img.naturalWidth")
     assert loaded == 300
