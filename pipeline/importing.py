@@ -363,12 +363,19 @@ class Importer:
             outcome.rejected += 1
 
         self.progress.update(done=0, total=None, message="Checking the source files…", force=True)
+        size = self.source.data_bytes()
         for _draft in self._valid_drafts(checker, rejected):
             outcome.records += 1
             outcome.accepted += 1
             if outcome.records % 200 == 0:
+                # The row count is unknown until the end: estimate it from how far into the files we are.
+                read = self.source.bytes_read()
+                estimate = round(outcome.records * size / read) if read and size else None
                 self.progress.update(
-                    done=outcome.records, message=f"Checking: {outcome.records} rows read", rejected=outcome.rejected
+                    done=outcome.records,
+                    total=max(estimate, outcome.records) if estimate else None,
+                    message=f"Checking: {outcome.records} rows read",
+                    rejected=outcome.rejected,
                 )
         self.progress.update(
             done=0,

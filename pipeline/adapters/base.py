@@ -115,6 +115,26 @@ class SourceFiles:
 
     root: Path
     files: dict[str, str] = field(default_factory=dict)
+    _handles: list[tuple[Any, int]] = field(default_factory=list, repr=False)
+
+    def track(self, handle: Any, size: int) -> None:
+        """Remember an open file so `bytes_read` can say how far the adapter got (progress)."""
+        self._handles.append((handle, size))
+
+    def bytes_read(self) -> int:
+        return sum(size if handle.closed else handle.tell() for handle, size in self._handles)
+
+    def data_bytes(self) -> int:
+        """Total size of the record files (not the media folders)."""
+        total = 0
+        for role in self.files:
+            try:
+                path = self.path(role)
+            except ImportInputError:
+                continue
+            if path.is_file():
+                total += path.stat().st_size
+        return total
 
     def path(self, role: str) -> Path:
         if role not in self.files:
@@ -241,13 +261,15 @@ def _exists(source: SourceFiles, role: str) -> bool:
 # ---- streaming readers shared by the adapters ---------------------------------------------
 
 
-def json_items(path: Path, prefix: str, label: str) -> Iterator[tuple[int, Any]]:
+def json_items(path: Path, prefix: str, label: str, tracker: SourceFiles | None = None) -> Iterator[tuple[int, Any]]:
     """Items of the JSON array at `prefix` (ijson syntax, e.g. "questions.item"), numbered from 1.
 
     Truncated or malformed JSON raises ImportInputError naming the file and the last good item."""
     count = 0
     try:
         with path.open("rb") as handle:
+            if tracker is not None:
+                tracker.track(handle, path.stat().st_size)
             for item in ijson.items(handle, prefix, use_float=True):
                 count += 1
                 yield count, item
@@ -259,9 +281,11 @@ def json_items(path: Path, prefix: str, label: str) -> Iterator[tuple[int, Any]]
         raise ImportInputError(f"{label} is not UTF-8 text after item {count}") from exc
 
 
-def jsonl_lines(path: Path, label: str) -> Iterator[tuple[int, Any, str | None]]:
+def jsonl_lines(path: Path, label: str, tracker: SourceFiles | None = None) -> Iterator[tuple[int, Any, str | None]]:
     """(line number, parsed object or None, error message or None) per non-blank line."""
     with path.open("rb") as handle:
+        if tracker is not None:
+            tracker.track(handle, path.stat().st_size)
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
@@ -271,9 +295,11 @@ def jsonl_lines(path: Path, label: str) -> Iterator[tuple[int, Any, str | None]]
                 yield number, None, f"not valid JSON ({exc.msg} at column {exc.colno})"
 
 
-def csv_rows(path: Path, label: str) -> Iterator[tuple[int, dict[str, str]]]:
+def csv_rows(path: Path, label: str, tracker: SourceFiles | None = None) -> Iterator[tuple[int, dict[str, str]]]:
     """CSV rows as dicts keyed by the header, with the line each row starts on."""
     with path.open("r", encoding="utf-8", newline="") as handle:
+        if tracker is not None:
+            tracker.track(handle.buffer, path.stat().st_size)  # the text layer cannot tell() while iterating
         reader = csv.DictReader(handle)
         line = 1
         try:

@@ -45,7 +45,7 @@ class CocoKarpathyAdapter(Adapter):
             raise ImportInputError(f"unknown Karpathy split(s): {', '.join(sorted(unknown))}")
         label = source.name("captions")
         images_dir = source.folder("images")
-        for number, image in json_items(source.file("captions"), "images.item", label):
+        for number, image in json_items(source.file("captions"), "images.item", label, source):
             where = Location(label, number, "item")
             if problem := require(image, ("filename", "split", "sentences")):
                 yield Rejected(where, problem, str(image.get("cocoid", "")) if isinstance(image, dict) else "")

@@ -68,9 +68,9 @@ class GenericAdapter(Adapter):
         path = source.file("records")
         suffix = path.suffix.lower()
         if suffix == ".csv":
-            stream: Iterator[tuple[int, Any, str | None]] = ((n, row, None) for n, row in csv_rows(path, label))
+            stream: Iterator[tuple[int, Any, str | None]] = ((n, row, None) for n, row in csv_rows(path, label, source))
         elif suffix in (".jsonl", ".json", ".ndjson"):
-            stream = jsonl_lines(path, label)
+            stream = jsonl_lines(path, label, source)
         else:
             raise ImportInputError(f"{label}: the generic adapter reads .jsonl or .csv files, not {suffix or 'none'}")
         for number, record, error in stream:

@@ -57,6 +57,7 @@ class M3ITAdapter(Adapter):
         label = source.name("records")
         path: Path = source.file("records")
         with path.open("rb") as handle:
+            source.track(handle, path.stat().st_size)
             for number, raw in enumerate(handle, start=1):
                 if not raw.strip():
                     continue

@@ -65,7 +65,7 @@ class RegionAdapter(Adapter):
         short = bool(options["short_answers"])
         label = source.name("records")
         source.folder("images")
-        for number, record, error in jsonl_lines(source.file("records"), label):
+        for number, record, error in jsonl_lines(source.file("records"), label, source):
             where = Location(label, number)
             if error:
                 yield Rejected(where, error)

@@ -61,7 +61,7 @@ class VideoQAAdapter(Adapter):
             raise ImportInputError("frames must be between 1 and 32")
         label = source.name("questions")
         videos = index_videos(source.folder("videos"))
-        for number, record in json_items(source.file("questions"), "item", label):
+        for number, record in json_items(source.file("questions"), "item", label, source):
             where = Location(label, number, "item")
             source_id = str(record.get("id", "")) if isinstance(record, dict) else ""
             if problem := require(record, ("id", "video_id", "question", "answer")):

@@ -92,8 +92,8 @@ class VQAv2Adapter(Adapter):
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
         q_label, a_label = source.name("questions"), source.name("annotations")
         images = index_by_number(source.folder("images"), IMAGE_SUFFIXES)
-        questions = json_items(source.file("questions"), "questions.item", q_label)
-        annotations = json_items(source.file("annotations"), "annotations.item", a_label)
+        questions = json_items(source.file("questions"), "questions.item", q_label, source)
+        annotations = json_items(source.file("annotations"), "annotations.item", a_label, source)
         for paired in _pair_by_question_id(questions, annotations, q_label, a_label):
             if isinstance(paired, Rejected):
                 yield paired
@@ -173,7 +173,7 @@ class AOKVQAAdapter(Adapter):
             raise ImportInputError(f'answer_mode must be "direct" or "choice", not {mode!r}')
         label = source.name("questions")
         images = index_by_number(source.folder("images"), IMAGE_SUFFIXES)
-        for number, record in json_items(source.file("questions"), "item", label):
+        for number, record in json_items(source.file("questions"), "item", label, source):
             where = Location(label, number, "item")
             source_id = str(record.get("question_id", "")) if isinstance(record, dict) else ""
             needed = ["question_id", "image_id", "question", "choices"]

@@ -181,3 +181,38 @@ def test_killed_worker_import_resumes_on_a_new_worker(import_root, tasks, celery
     assert job.attempts == 2
     assert Sample.objects.count() == count == len(set(Sample.objects.values_list("source_id", flat=True)))
     assert job.result["skipped"] >= committed and job.result["created"] + job.result["skipped"] == count
+
+
+class RecordingProgress:
+    def __init__(self) -> None:
+        self.updates: list[dict] = []
+
+    def update(self, done=None, total=None, message=None, force=False, **counters):
+        self.updates.append({"done": done, "total": total, "message": message, **counters})
+
+
+@pytest.mark.django_db
+def test_check_pass_estimates_the_row_count_from_the_bytes_read(import_root, tasks):
+    import base64
+    import json
+
+    from .files import image_bytes
+
+    image = base64.b64encode(image_bytes((5, 5, 5))).decode()
+    lines = [
+        json.dumps(
+            {"inputs": "q", "outputs": f"a{i:04d}", "image_base64_str": [image], "meta": {"source_id": f"{i:04d}"}}
+        )
+        for i in range(1000)
+    ]  # every line the same length, so the estimate is exact
+    (import_root / "m").mkdir()
+    (import_root / "m" / "train.jsonl").write_text("\n".join(lines) + "\n")
+    progress = RecordingProgress()
+    importer = importer_for("m3it-jsonl", "okvqa", "train", "m")
+    importer.progress = progress
+    importer.run()
+    checking = [u for u in progress.updates if (u["message"] or "").startswith("Checking:")]
+    assert [u["done"] for u in checking] == [200, 400, 600, 800, 1000]
+    assert all(u["total"] == 1000 for u in checking)
+    writing = [u for u in progress.updates if (u["message"] or "").startswith("Importing")]
+    assert writing[-1]["done"] == 1000 and writing[-1]["created"] == 1000
