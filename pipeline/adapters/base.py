@@ -212,7 +212,6 @@ class Adapter:
     description: ClassVar[str]
     files: ClassVar[tuple[FileSpec, ...]]
     options: ClassVar[tuple[OptionSpec, ...]] = ()
-    short_answers: ClassVar[bool] = False
 
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
         """Stream the source's records as drafts or rejected rows, in file order."""

@@ -53,7 +53,6 @@ class VideoQAAdapter(Adapter):
         FileSpec("videos", "folder", "videos", "folder of video files"),
     )
     options = (OptionSpec("frames", 8, "frames sampled uniformly per video"),)
-    short_answers = True
 
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
         frames = int(options["frames"])

@@ -86,7 +86,6 @@ class VQAv2Adapter(Adapter):
         FileSpec("annotations", "json", "annotations.json", "v2_mscoco_<subset>_annotations.json"),
         FileSpec("images", "folder", "images", "folder of COCO images, found by the image id in the file name"),
     )
-    short_answers = True
     source_dataset = "vqa-v2"
 
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
@@ -165,7 +164,6 @@ class AOKVQAAdapter(Adapter):
         FileSpec("images", "folder", "images", "folder of COCO 2017 images (000000xxxxxx.jpg)"),
     )
     options = (OptionSpec("answer_mode", "direct", '"direct" (short answer, paraphrased later) or "choice"'),)
-    short_answers = True
 
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
         mode = options["answer_mode"]
