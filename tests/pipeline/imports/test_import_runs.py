@@ -216,3 +216,27 @@ def test_check_pass_estimates_the_row_count_from_the_bytes_read(import_root, tas
     assert all(u["total"] == 1000 for u in checking)
     writing = [u for u in progress.updates if (u["message"] or "").startswith("Importing")]
     assert writing[-1]["done"] == 1000 and writing[-1]["created"] == 1000
+
+
+@pytest.mark.django_db
+def test_queries_per_batch_not_per_row(import_root, tasks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from annotator.models import Task
+
+    from ...factories import InstructionFactory
+
+    task = Task.objects.get(slug="vqa-v2")
+    for _ in range(3):
+        InstructionFactory(task=task)
+    write_synthetic_vqa(import_root / "q", 300, images=4)
+    with CaptureQueriesContext(connection) as queries:
+        outcome = importer_for("vqa-v2", "vqa-v2", "train", "q", batch_size=100).run()
+    assert outcome.created == 300
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert sum('FROM "annotator_instruction"' in q for q in sql) == 1  # the pool, once per import
+    assert sum(q.startswith('SELECT "pipeline_sample"."source_id"') for q in sql) == 3  # existing ids, per batch
+    assert sum('INTO "pipeline_image"' in q for q in sql) == 1  # the four images, in the first batch
+    assert len(sql) < 40  # 300 rows: a query per row would be hundreds
+    assert all(s.instruction_id for s in Sample.objects.all())
