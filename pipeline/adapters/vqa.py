@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from .base import (
@@ -33,6 +37,41 @@ def most_common_answer(answers: list[str], preferred: str | None = None) -> str:
     if preferred in tied:
         return preferred
     return tied[0]
+
+
+class CaptionIndex:
+    """COCO captions by image id, kept in a temporary SQLite file so memory stays flat on big files."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def get(self, image_id: Any, limit: int = 5) -> list[str]:
+        rows = self.db.execute("SELECT caption FROM c WHERE image_id = ? ORDER BY id LIMIT ?", (str(image_id), limit))
+        return [row[0] for row in rows]
+
+
+@contextmanager
+def caption_index(path: Path | None, label: str) -> Iterator[CaptionIndex | None]:
+    """Index a COCO captions file (`captions_<subset>.json`: annotations of image_id + caption)."""
+    if path is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="captions-") as folder:
+        db = sqlite3.connect(Path(folder) / "captions.sqlite3")
+        try:
+            db.execute("CREATE TABLE c (id INTEGER PRIMARY KEY, image_id TEXT, caption TEXT)")
+            batch: list[tuple[str, str]] = []
+            for _number, item in json_items(path, "annotations.item", label):
+                if isinstance(item, dict) and item.get("image_id") is not None and item.get("caption"):
+                    batch.append((str(item["image_id"]), str(item["caption"]).strip()))
+                if len(batch) >= 10_000:
+                    db.executemany("INSERT INTO c (image_id, caption) VALUES (?, ?)", batch)
+                    batch = []
+            db.executemany("INSERT INTO c (image_id, caption) VALUES (?, ?)", batch)
+            db.execute("CREATE INDEX c_image ON c (image_id)")
+            yield CaptionIndex(db)
+        finally:
+            db.close()
 
 
 def _pair_by_question_id(
@@ -85,6 +124,13 @@ class VQAv2Adapter(Adapter):
         FileSpec("questions", "json", "questions.json", "v2_OpenEnded_mscoco_<subset>_questions.json"),
         FileSpec("annotations", "json", "annotations.json", "v2_mscoco_<subset>_annotations.json"),
         FileSpec("images", "folder", "images", "folder of COCO images, found by the image id in the file name"),
+        FileSpec(
+            "captions",
+            "json",
+            "captions.json",
+            "optional COCO captions_<subset>.json: the image's captions go into meta for the paraphrase prompt",
+            required=False,
+        ),
     )
     source_dataset = "vqa-v2"
 
@@ -93,15 +139,23 @@ class VQAv2Adapter(Adapter):
         images = index_by_number(source.folder("images"), IMAGE_SUFFIXES)
         questions = json_items(source.file("questions"), "questions.item", q_label, source)
         annotations = json_items(source.file("annotations"), "annotations.item", a_label, source)
-        for paired in _pair_by_question_id(questions, annotations, q_label, a_label):
-            if isinstance(paired, Rejected):
-                yield paired
-                continue
-            where, question, annotation = paired
-            yield self._draft(where, question, annotation, images, source)
+        captions_path = source.file("captions") if source.has("captions") else None
+        with caption_index(captions_path, source.files.get("captions", "")) as captions:
+            for paired in _pair_by_question_id(questions, annotations, q_label, a_label):
+                if isinstance(paired, Rejected):
+                    yield paired
+                    continue
+                where, question, annotation = paired
+                yield self._draft(where, question, annotation, images, source, captions)
 
     def _draft(
-        self, where: Location, question: dict, annotation: dict, images: dict[int, str], source: SourceFiles
+        self,
+        where: Location,
+        question: dict,
+        annotation: dict,
+        images: dict[int, str],
+        source: SourceFiles,
+        captions: CaptionIndex | None = None,
     ) -> Row:
         source_id = str(question["question_id"])
         if problem := require(question, ("image_id", "question")):
@@ -115,20 +169,23 @@ class VQAv2Adapter(Adapter):
         image_path = images.get(_as_int(question["image_id"]))
         if image_path is None:
             return Rejected(where, f"no image file for image_id {question['image_id']}", source_id)
+        meta = {
+            "source_dataset": self.source_dataset,
+            "question_id": question["question_id"],
+            "image_id": question["image_id"],
+            "answers": answers,
+            "multiple_choice_answer": annotation.get("multiple_choice_answer"),
+            "answer_type": annotation.get("answer_type"),
+            "question_type": annotation.get("question_type"),
+        }
+        if captions is not None:
+            meta["captions"] = captions.get(question["image_id"])
         return Draft(
             source_id=source_id,
             media=[ImageFile(source.under("images", image_path))],
             inputs=str(question["question"]).strip(),
             output=most_common_answer(answers, annotation.get("multiple_choice_answer")),
-            meta={
-                "source_dataset": self.source_dataset,
-                "question_id": question["question_id"],
-                "image_id": question["image_id"],
-                "answers": answers,
-                "multiple_choice_answer": annotation.get("multiple_choice_answer"),
-                "answer_type": annotation.get("answer_type"),
-                "question_type": annotation.get("question_type"),
-            },
+            meta=meta,
             where=where,
             short_answer=True,
         )
@@ -145,6 +202,7 @@ class OKVQAAdapter(VQAv2Adapter):
         FileSpec("questions", "json", "questions.json", "OpenEnded_mscoco_<subset>_questions.json"),
         FileSpec("annotations", "json", "annotations.json", "mscoco_<subset>_annotations.json"),
         FileSpec("images", "folder", "images", "folder of COCO images, found by the image id in the file name"),
+        VQAv2Adapter.files[3],
     )
     source_dataset = "okvqa"
 

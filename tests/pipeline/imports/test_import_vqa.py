@@ -117,3 +117,25 @@ def test_aokvqa_direct_and_choice_modes(import_root, tasks):
     assert choice.outputs == "(B) surf"
     assert choice.inputs.endswith("Options:\n(A) eat\n(B) surf\n(C) sleep\n(D) run")
     assert choice.paraphrase_state == ParaphraseState.NOT_NEEDED
+
+
+def test_vqa_v2_keeps_coco_captions_for_the_paraphrase_prompt(import_root, tasks):
+    folder = import_root / "vqa"
+    write_vqa(
+        folder,
+        [
+            {"image_id": 5, "question": "What animal?", "question_id": 50},
+            {"image_id": 6, "question": "What colour?", "question_id": 60},
+        ],
+        [vqa_annotation(50, 5, ["dog"]), vqa_annotation(60, 6, ["red"])],
+        image_ids=[5, 6],
+    )
+    captions = [{"image_id": 5, "id": 100 + i, "caption": f" A dog, caption {i}. "} for i in range(7)]
+    captions.insert(3, {"image_id": 9, "id": 99, "caption": "Another image."})
+    write_json(folder / "captions.json", {"images": [], "annotations": captions})
+
+    importer_for("vqa-v2", "vqa-v2", "train", "vqa").run()
+
+    dog = Sample.objects.get(source_id="50")
+    assert dog.meta["captions"] == [f"A dog, caption {i}." for i in range(5)]  # the first five, trimmed
+    assert Sample.objects.get(source_id="60").meta["captions"] == []
