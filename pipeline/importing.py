@@ -329,9 +329,6 @@ class Importer:
                 f"nothing was imported. First: {first['file']} {first['unit']} {first['line']}: {first['message']}"
             )
             outcome.seconds = round(time.monotonic() - started, 3)
-            self.progress.update(
-                message=f"Nothing imported: {outcome.rejected} of {outcome.records} rows rejected", force=True
-            )
             raise ImportRejected(message, outcome.as_dict())
         self._write(outcome)
         outcome.seconds = round(time.monotonic() - started, 3)

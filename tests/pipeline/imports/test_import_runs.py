@@ -116,7 +116,7 @@ def test_import_job_with_rejected_rows_fails_and_lists_them(import_root, tasks, 
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert job.error.startswith("ImportRejected: 1 of 3 rows rejected (allowed: 0); nothing was imported.")
-    assert job.message == "Nothing imported: 1 of 3 rows rejected"
+    assert job.message.startswith("Failed: ImportRejected: 1 of 3 rows rejected")
     assert job.result["first_rejected"][0]["line"] == 2  # question 1 uses image 1
     assert job.result["report"] == f"imports/reports/job-{job.pk}-rejected.csv"
     assert Sample.objects.count() == 0
