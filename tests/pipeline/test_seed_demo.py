@@ -58,8 +58,8 @@ def test_seed_demo_builds_the_demo_project_and_follows_its_jobs(eager_jobs, sett
     ]
     assert Sample.objects.filter(task__slug="shapes", split="train").count() == 40
     assert Sample.objects.filter(task__slug="coco", split="val", instruction__isnull=False).count() == 20
-    assert "job #1 demo: 100%|##########| 40/40 [" in err and "succeeded: 40 samples created]" in err
-    assert "job #3 demo: 100%|##########| 20/20 [" in err and "succeeded: 20 samples created]" in err
+    assert f"job #{jobs[0].pk} demo: 100%|##########| 40/40 [" in err and "succeeded: 40 samples created]" in err
+    assert f"job #{jobs[2].pk} demo: 100%|##########| 20/20 [" in err and "succeeded: 20 samples created]" in err
     assert "3 demo jobs finished." in out
 
     # Idempotent: a second run keeps the passwords and queues nothing.
