@@ -125,3 +125,14 @@ def test_api_patch_refuses_people_without_the_role(client, admin_user):
     )
     assert response.status_code == 400
     assert "writer" in response.json()
+
+
+def test_tasks_page_links_admins_to_the_assignment_form(client, admin_user, both):
+    TaskFactory(slug="gqa")
+    TaskFactory(slug="coco", writer=both, reviewer=ReviewerFactory())
+    client.force_login(admin_user)
+    html = client.get(reverse("task-list")).content.decode()
+    assert '<a class="muted small" href="/tasks/gqa/#assign">assign</a>' in html
+    assert '<a class="muted small" href="/tasks/coco/#assign">change</a>' in html
+    client.force_login(both)
+    assert "#assign" not in client.get(reverse("task-list")).content.decode()
