@@ -102,3 +102,11 @@ def test_token_from_the_management_command_authenticates_api_calls():
         HTTP_AUTHORIZATION=f"Token {token}",
     )
     assert patch.status_code == 403
+
+
+@pytest.mark.django_db
+def test_api_index_lists_every_apps_endpoints(client):
+    client.force_login(AnnotatorFactory())
+    index = client.get("/api/").json()
+    assert {"tasks", "instructions", "jobs", "samples", "qc/reviews"} <= set(index)
+    assert index["jobs"] == "http://testserver/api/jobs/"
