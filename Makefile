@@ -32,3 +32,10 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+# The two halves of `make run`, for running them in separate terminals or on separate machines.
+worker: install
+	$(VENV)/bin/celery -A config worker -Q default,llm,gpu -c $(WORKER_CONCURRENCY) -l info
+
+web: install
+	$(PY) manage.py runserver $(HOST):$(PORT)
