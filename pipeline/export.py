@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import re
 import shutil
 import statistics
+import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterator
@@ -45,7 +47,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Prefetch, Sum
+from django.db.models import Count, Max, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -53,8 +55,8 @@ from annotator.models import Group, Instruction, QCStatus, Split, Task, TaskSpli
 
 from .images import read_image_bytes
 from .jobs import Progress, start_job
-from .m3it_format import build_record, encode_line
-from .models import Export, JobKind, Sample, SampleImage, SampleQCState
+from .m3it_format import build_record, encode_image, encode_line
+from .models import Export, Image, JobKind, Sample, SampleImage, SampleQCState
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 SPLIT_FILES = {Split.TRAIN: "train.jsonl", Split.VAL: "val.jsonl", Split.TEST: "test.jsonl"}
@@ -62,7 +64,7 @@ PARTIAL_PREFIX = ".partial-"
 STATE_DIR = ".state"
 MANIFEST = "manifest.json"
 CARD = "README.md"
-CHUNK_SIZE = 200
+CHUNK_SIZE = 100
 READ_THREADS = 4
 BASE64_GROWTH = 4 / 3
 FORMAT_VERSION = 1
@@ -339,41 +341,95 @@ def _write_small(work: Path, relative: str, data: bytes, counters: Counters) -> 
     return {"path": relative, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
 
 
-def sample_chunks(task_slug: str, split: str, after_id: int, max_id: int, size: int) -> Iterator[list[Sample]]:
-    """Samples of one split in id order, `size` at a time (keyset: WHERE id > last ORDER BY id LIMIT n)."""
+def sample_chunks(
+    task_slug: str, split: str, after_id: int, max_id: int, size: int
+) -> Iterator[list[tuple[Sample, list[Image]]]]:
+    """Samples of one split in id order with their images in position order, `size` samples at a time.
+
+    Keyset pagination (WHERE id > last ORDER BY id LIMIT n) and one query for the chunk's images:
+    two queries per chunk, no server-side cursor, nothing held beyond the chunk.
+    """
     rows = (
         exportable_rows()
         .filter(task__slug=task_slug, split=split, id__lte=max_id)
         .select_related("instruction")
-        .prefetch_related(
-            Prefetch("sample_images", queryset=SampleImage.objects.select_related("image").order_by("position"))
-        )
         .order_by("id")
     )
     while True:
-        chunk = list(rows.filter(id__gt=after_id)[:size])
-        if not chunk:
+        samples = list(rows.filter(id__gt=after_id)[:size])
+        if not samples:
             return
-        yield chunk
-        after_id = chunk[-1].pk
+        images: dict[int, list[Image]] = {sample.pk: [] for sample in samples}
+        links = SampleImage.objects.filter(sample_id__in=images).select_related("image")
+        for link in links.order_by("sample_id", "position"):
+            images[link.sample_id].append(link.image)
+        yield [(sample, images[sample.pk]) for sample in samples]
+        after_id = samples[-1].pk
 
 
-def prefetched_images(
-    chunks: Iterator[list[Sample]], pool: ThreadPoolExecutor
-) -> Iterator[tuple[list[Sample], list[list[bytes]]]]:
-    """Each chunk with its images' bytes; the next chunk's images are read while this one is used."""
+def _read_encoded(image: Image) -> str:
+    return encode_image(read_image_bytes(image))
 
-    def submit(chunk: list[Sample]) -> list[list[Future[bytes]]]:
-        return [[pool.submit(read_image_bytes, link.image) for link in s.sample_images.all()] for s in chunk]
 
-    pending: tuple[list[Sample], list[list[Future[bytes]]]] | None = None
+def encoded_chunks(
+    chunks: Iterator[list[tuple[Sample, list[Image]]]], pool: ThreadPoolExecutor
+) -> Iterator[list[tuple[Sample, list[str]]]]:
+    """Each chunk with its images read through storage and base64-encoded by the pool's threads;
+    the next chunk's images are read while the caller works on this one (at most two chunks held)."""
+
+    def submit(chunk: list[tuple[Sample, list[Image]]]) -> list[tuple[Sample, list[Future[str]]]]:
+        return [(sample, [pool.submit(_read_encoded, image) for image in images]) for sample, images in chunk]
+
+    def resolve(queued: list[tuple[Sample, list[Future[str]]]]) -> list[tuple[Sample, list[str]]]:
+        return [(sample, [future.result() for future in futures]) for sample, futures in queued]
+
+    pending = None
     for chunk in chunks:
-        queued = (chunk, submit(chunk))
+        queued = submit(chunk)
         if pending is not None:
-            yield pending[0], [[f.result() for f in fs] for fs in pending[1]]
+            yield resolve(pending)
         pending = queued
     if pending is not None:
-        yield pending[0], [[f.result() for f in fs] for fs in pending[1]]
+        yield resolve(pending)
+
+
+class ChunkWriter(threading.Thread):
+    """Appends encoded chunks to a split file and hashes them, off the encoding thread (file writes
+    and sha256 release the GIL); after each chunk is flushed it saves the resume checkpoint."""
+
+    def __init__(self, handle: Any, digest: Any, state_path: Path, offset: int, records: int) -> None:
+        super().__init__(daemon=True, name="export-writer")
+        self.handle, self.digest, self.state_path = handle, digest, state_path
+        self.offset, self.records = offset, records
+        self.queue: queue.Queue[tuple[bytearray, int, int] | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        while (item := self.queue.get()) is not None:
+            if self.error is not None:
+                continue  # keep draining so the producer never blocks
+            block, last_id, count = item
+            try:
+                self.handle.write(block)
+                self.digest.update(block)
+                self.handle.flush()
+                self.offset += len(block)
+                self.records += count
+                _save_state(self.state_path, {"offset": self.offset, "last_id": last_id, "records": self.records})
+            except BaseException as exc:  # reported to the producer by put()/close()
+                self.error = exc
+
+    def put(self, block: bytearray, last_id: int, count: int) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put((block, last_id, count))
+
+    def close(self) -> None:
+        """Write what is queued, stop, and raise the writer's error if it had one."""
+        self.queue.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
 
 
 def write_split(
@@ -407,28 +463,31 @@ def write_split(
         digest = _hash_prefix(handle, offset)
         handle.seek(offset)
         counters.records += records
+        counters.resumed += records
         counters.bytes += offset
-        resumed = records
-        chunks = sample_chunks(item["task"], item["split"], last_id, item["max_id"], chunk_size)
-        for samples, images in prefetched_images(chunks, pool):
-            for sample, data in zip(samples, images, strict=True):
-                line = encode_line(build_record(sample, data))
-                handle.write(line)
-                digest.update(line)
-                offset += len(line)
-                counters.bytes += len(line)
-            handle.flush()
-            records += len(samples)
-            counters.records += len(samples)
-            _save_state(state_path, {"offset": offset, "last_id": samples[-1].pk, "records": records})
-            counters.report(f"Writing {relative}")
-            if after_chunk:
-                after_chunk()
+        writer = ChunkWriter(handle, digest, state_path, offset, records)
+        writer.start()
+        try:
+            chunks = sample_chunks(item["task"], item["split"], last_id, item["max_id"], chunk_size)
+            for chunk in encoded_chunks(chunks, pool):
+                # One line at a time into the chunk's buffer: orjson over-allocates each result
+                # (~16x a long string), so holding a chunk of separate lines would cost far more memory.
+                block = bytearray()
+                for sample, images in chunk:
+                    block += encode_line(build_record(sample, encoded=images))
+                writer.put(block, chunk[-1][0].pk, len(chunk))
+                counters.records += len(chunk)
+                counters.bytes += len(block)
+                del block, chunk
+                counters.report(f"Writing {relative}")
+                if after_chunk:
+                    after_chunk()
+        finally:
+            writer.close()
         os.fsync(handle.fileno())
-    entry = {"path": relative, "sha256": digest.hexdigest(), "size": offset, "records": records}
+    entry = {"path": relative, "sha256": digest.hexdigest(), "size": writer.offset, "records": writer.records}
     _save_state(state_path, {"complete": True, **entry})
     counters.files += 1
-    counters.resumed += resumed
     return entry
 
 

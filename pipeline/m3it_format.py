@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
+import pybase64
 from PIL import Image as PILImage
 
 from .images import read_image_bytes
@@ -40,13 +41,22 @@ def record_meta(sample: Sample) -> dict[str, Any]:
     return _sorted(meta)
 
 
-def build_record(sample: Sample, images: Iterable[bytes]) -> dict[str, Any]:
-    """A sample as an M3IT record. `images` are the encoded image files, in the sample's order."""
+def encode_image(data: bytes) -> str:
+    """An image file as base64 text. pybase64 (SIMD) gives the same text as `base64.b64encode`, many
+    times faster, and releases the GIL, so the exporter's reader threads encode in parallel."""
+    return pybase64.b64encode(data).decode("ascii")
+
+
+def build_record(
+    sample: Sample, images: Iterable[bytes] = (), *, encoded: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """A sample as an M3IT record. `images` are the encoded image files, in the sample's order;
+    or pass `encoded`, the same files already through `encode_image`."""
     return {
         "instruction": sample.instruction.text if sample.instruction_id else "",
         "inputs": sample.inputs,
         "outputs": sample.outputs,
-        "image_base64_str": [base64.b64encode(data).decode("ascii") for data in images],
+        "image_base64_str": list(encoded) if encoded is not None else [encode_image(data) for data in images],
         "meta": record_meta(sample),
     }
 
@@ -57,7 +67,7 @@ def sample_image_bytes(sample: Sample) -> list[bytes]:
 
 
 def encode_line(record: dict[str, Any]) -> bytes:
-    return orjson.dumps(record) + b"\n"
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def decode_line(line: bytes | str) -> dict[str, Any]:
