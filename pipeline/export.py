@@ -32,7 +32,6 @@ import os
 import queue
 import re
 import shutil
-import statistics
 import threading
 import time
 import tomllib
@@ -52,6 +51,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from annotator.models import Group, Instruction, QCStatus, Split, Task, TaskSplit
+from annotator.stats import Item, instruction_report
 
 from .images import read_image_bytes
 from .jobs import Progress, start_job
@@ -676,20 +676,24 @@ def build_manifest(export: Export, tasks: dict[str, Task], files: list[dict[str,
     }
 
 
+def _spread(moments: dict[str, Any]) -> str:
+    if moments["mean"] is None:
+        return "—"
+    return f"{moments['mean']:.1f}" + (f" ± {moments['sd']:.1f}" if moments["sd"] is not None else "")
+
+
 def instruction_statistics(tasks: list[Task], pools: dict[int, list[str]]) -> dict[str, Any]:
-    """Table 2 of the paper, in short: instructions per group and whitespace tokens per instruction."""
-    per_group: dict[str, int] = {}
-    lengths: list[int] = []
-    for task in tasks:
-        per_group[task.group] = per_group.get(task.group, 0) + len(pools[task.pk])
-        lengths.extend(len(text.split()) for text in pools[task.pk])
+    """Table 2 of the paper for the exported tasks' pools, by annotator.stats (the method of the
+    instruction statistics page: words, or characters for Chinese; character Levenshtein distance)."""
+    items = [Item(task.slug, task.group, task.language, text) for task in tasks for text in pools[task.pk]]
+    report = instruction_report(items, group_labels=dict(Group.choices))
+    overall = report.overall.as_dict()
     return {
-        "total": len(lengths),
-        "per_group": [(Group(g).label, n) for g, n in sorted(per_group.items())],
-        "tokens_mean": round(statistics.fmean(lengths), 1) if lengths else 0.0,
-        "tokens_std": round(statistics.pstdev(lengths), 1) if lengths else 0.0,
-        "edit_within": None,
-        "edit_across": None,
+        "total": report.overall.instructions,
+        "per_group": [(row.label, row.instructions) for row in sorted(report.groups, key=lambda r: r.key)],
+        "tokens": _spread(overall["tokens"]),
+        "within": _spread(overall["within"]),
+        "across": _spread(overall["across"]),
     }
 
 

@@ -246,3 +246,26 @@ def test_archive_streams_every_file(eager_jobs, admin_user):
     on_disk = files_under(exports.export_dir(export))
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         assert {n.removeprefix(export.name + "/"): archive.read(n) for n in archive.namelist()} == on_disk
+
+
+def test_dataset_card_has_the_paper_tables_for_what_was_exported(eager_jobs, admin_user):
+    build_small_dataset()
+    export = run_eager_export(eager_jobs, admin_user)
+    card = (exports.export_dir(export) / "README.md").read_text()
+    # Table 7 shape: one row per task; beta is held out, its val split is not approved.
+    assert "| Visual Question Answering | Alpha (`alpha`) | `vqa/alpha` | 4 | 4 | 0 | yes | CC BY 4.0 |" in card
+    assert "| Image Captioning | Beta (`beta`) | `captioning/beta_caps` | 3 | 0 | 0 | no | Custom |" in card
+    assert "Held-in (used for instruction tuning): alpha." in card and "Held-out: beta." in card
+    # Table 3 shape: per group and in total.
+    assert "| Image Captioning | 3 | 0 | 0 |" in card and "| **Total** | 7 | 4 | 0 |" in card
+    # Table 2 shape: 5 instructions of 6, 6, 2 (alpha) and 3, 9 (beta) words: mean 5.2,
+    # sample sd sqrt(30.8 / 4) = 2.77.
+    assert "| Instructions | 5 |" in card
+    assert "| Image Captioning | 2 |" in card and "| Visual Question Answering | 3 |" in card
+    assert "| Tokens per instruction | 5.2 ± 2.8 |" in card
+    assert "| Edit distance within a task | " in card and "| Edit distance across tasks | " in card
+    # The YAML header names each task's files for `datasets`.
+    assert (
+        '- config_name: "beta"\n  data_files:\n  - split: train\n    path: "data/captioning/beta_caps/train.jsonl"'
+        in card
+    )
