@@ -13,7 +13,7 @@ import pytest
 
 from annotator.models import Instruction, QCStatus, TaskSplit
 from pipeline import export as exports
-from pipeline.jobs import Progress
+from pipeline.jobs import Progress, request_cancel, send_job
 from pipeline.m3it_format import record_meta
 from pipeline.models import JobStatus, Sample
 
@@ -269,3 +269,42 @@ def test_dataset_card_has_the_paper_tables_for_what_was_exported(eager_jobs, adm
         '- config_name: "beta"\n  data_files:\n  - split: train\n    path: "data/captioning/beta_caps/train.jsonl"'
         in card
     )
+
+
+def test_a_failed_write_fails_the_job_with_the_reason_and_leaves_nothing(eager_jobs, admin_user, monkeypatch):
+    build_small_dataset()
+
+    class FullDisk:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+    real_init = exports.ChunkWriter.__init__
+    monkeypatch.setattr(
+        exports.ChunkWriter, "__init__", lambda self, handle, *args: real_init(self, FullDisk(handle), *args)
+    )
+    with eager_jobs():
+        export = exports.start_export(admin_user)
+    export.refresh_from_db()
+    export.job.refresh_from_db()
+    assert export.job.status == JobStatus.FAILED and "No space left on device" in export.job.error
+    assert export.completed_at is None
+    assert list(exports.export_root().iterdir()) == []
+
+
+def test_a_cancelled_export_stops_and_leaves_nothing(eager_jobs, admin_user, monkeypatch, settings):
+    settings.JOB_PROGRESS_MIN_INTERVAL = 0
+    build_small_dataset()
+    monkeypatch.setattr(exports.time, "sleep", lambda seconds: request_cancel(export.job))
+    export = exports.start_export(admin_user, chunk_size=1, pause_per_chunk=0.01)
+    with eager_jobs():
+        send_job(export.job)
+    export.job.refresh_from_db()
+    assert export.job.status == JobStatus.CANCELLED
+    assert 0 < export.job.done < 11
+    assert list(exports.export_root().iterdir()) == []
