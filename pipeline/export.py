@@ -290,10 +290,10 @@ class Counters:
     bytes: int = 0
     resumed: int = 0
 
-    def report(self, message: str | None = None, force: bool = False) -> None:
+    def report(self, message: str, force: bool = False) -> None:
         self.progress.update(
             done=self.records,
-            message=message,
+            message=f"{message} · {self.files} files, {self.bytes / 1e6:.1f} MB written",
             force=force,
             files=self.files,
             records=self.records,

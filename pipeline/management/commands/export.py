@@ -1,42 +1,20 @@
-"""`manage.py export`: write an export of the approved splits, with a progress bar."""
+"""`manage.py export`: write an export of the approved splits, with a progress bar (pipeline.cli)."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
-from tqdm import tqdm
 
 from annotator.models import Split
 from pipeline import export as exports
+from pipeline.cli import follow_jobs
 from pipeline.jobs import run_job
 from pipeline.models import Job, JobStatus
 from pipeline.tasks import export_dataset
-
-
-def follow(job_id: int, stop: threading.Event, interval: float = 0.3) -> None:
-    """Draw the job's progress (records, files, MB) on stderr until it ends or `stop` is set."""
-    bar = tqdm(total=None, unit="rec", file=sys.stderr, dynamic_ncols=True, desc="export")
-    try:
-        while True:
-            job = Job.objects.filter(pk=job_id).values("status", "done", "total", "counters").first()
-            if job:
-                bar.total = job["total"]
-                bar.n = job["done"]
-                counters = job["counters"] or {}
-                bar.set_postfix_str(f"{counters.get('files', 0)} files, {counters.get('mb_written', 0)} MB", False)
-                bar.refresh()
-                if job["status"] in Job.TERMINAL:
-                    return
-            if stop.wait(interval):
-                return
-    finally:
-        bar.close()
-        connection.close()
 
 
 class Command(BaseCommand):
@@ -62,12 +40,9 @@ class Command(BaseCommand):
         )
 
     @staticmethod
-    def _run_here(job_id: int, crashed: threading.Event) -> None:
+    def _run_here(job_id: int) -> None:
         try:
             run_job(job_id, export_dataset.body)
-        except BaseException:
-            crashed.set()  # stop following; the error is printed by the thread
-            raise
         finally:
             connection.close()
 
@@ -85,10 +60,9 @@ class Command(BaseCommand):
         for item in export.excluded:
             self.stdout.write(self.style.WARNING(f"  left out {item['task']}/{item['split']}: {item['reason']}"))
 
-        crashed = threading.Event()
         if not options["queue"]:  # run it here; a worker that got the message first runs it instead
-            threading.Thread(target=self._run_here, args=(export.job_id, crashed), daemon=True).start()
-        follow(export.job_id, crashed)
+            threading.Thread(target=self._run_here, args=(export.job_id,), daemon=True).start()
+        follow_jobs([export.job_id], stream=self.stderr)
 
         job = Job.objects.get(pk=export.job_id)
         if job.status != JobStatus.SUCCEEDED:
