@@ -71,15 +71,21 @@ def user_message(question: str, answer: str, context: dict[str, Any] | None = No
     )
 
 
-def build_messages(question: str, answer: str, context: dict[str, Any] | None = None) -> list[dict[str, str]]:
-    """System persona and task, one worked demonstration, then this sample's slots."""
+def system_message() -> str:
+    """Persona, task and rules, then the worked demonstration in the same form as a request."""
     demo_in, demo_out = DEMONSTRATION
+    return f"{SYSTEM_PROMPT}\n\nExample request:\n{user_message(demo_in['question'], demo_in['answer'])} {demo_out}"
+
+
+def build_messages(question: str, answer: str, context: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    """Two messages (as the paper's single prompt): instructions with one demonstration, then this sample's slots."""
     return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": user_message(demo_in["question"], demo_in["answer"])},
-        {"role": "assistant", "content": demo_out},
+        {"role": "system", "content": SYSTEM_MESSAGE},
         {"role": "user", "content": user_message(question, answer, context)},
     ]
+
+
+SYSTEM_MESSAGE = system_message()
 
 
 def cache_key(model: str, question: str, answer: str, context: dict[str, Any] | None = None) -> str:
