@@ -79,7 +79,7 @@ def requests(n: int, prefix: str) -> list[ChatRequest]:
     ]
 
 
-def run_concurrent(server: ServerProcess, n: int) -> tuple[float, int]:
+def run_concurrent(server: ServerProcess, n: int, httpx_transport: bool = False) -> tuple[float, int]:
     config = LLMConfig(
         api_key="bench",
         base_url=server.base_url,
@@ -89,8 +89,14 @@ def run_concurrent(server: ServerProcess, n: int) -> tuple[float, int]:
         tokens_per_minute=0,
         timeout=10,
     )
+    factory = None
+    if httpx_transport:  # openai's default transport, for comparison with our aiohttp one
+
+        def factory() -> openai.AsyncOpenAI:
+            return openai.AsyncOpenAI(api_key="bench", base_url=server.base_url, timeout=10, max_retries=0)
+
     started = time.perf_counter()
-    ok = sum(result.ok for result in stream_results(config, requests(n, "c")))
+    ok = sum(result.ok for result in stream_results(config, requests(n, "c"), client_factory=factory))
     return time.perf_counter() - started, ok
 
 
@@ -111,6 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="6,400 concurrent and 100 sequential requests")
     parser.add_argument("--runs", type=int, default=3, help="concurrent runs (median and best are printed)")
+    parser.add_argument("--httpx", action="store_true", help="also run on openai's default httpx transport")
     args = parser.parse_args()
     n, m = (6400, 100) if args.full else (1280, 30)
     limit = CONCURRENCY / LATENCY
@@ -119,16 +126,27 @@ def main() -> None:
     print(f"server: {LATENCY * 1000:.0f} ms per answer, every 10th response a 429 (retry-after-ms 200), own process")
 
     rates, lost = [], 0
+    httpx_rates, cpu = [], {"aiohttp": [], "httpx": []}
     for run in range(args.runs):
-        with ServerProcess(**options) as server:
-            seconds, ok = run_concurrent(server, n)
-            hits, limited = server.stats()
-        rates.append(ok / seconds)
-        lost += n - ok
-        print(
-            f"concurrent run {run + 1} (C={CONCURRENCY}): {n} requests, {ok} answered, {n - ok} lost, "
-            f"{hits} hits ({limited} x 429) in {seconds:.2f} s = {ok / seconds:.1f} req/s"
-        )
+        # With --httpx the two transports alternate, so that both see the same changes in machine load.
+        for transport in ("aiohttp", "httpx") if args.httpx else ("aiohttp",):
+            with ServerProcess(**options) as server:
+                cpu_before = time.process_time()
+                seconds, ok = run_concurrent(server, n, httpx_transport=transport == "httpx")
+                cpu_ms = (time.process_time() - cpu_before) * 1000
+                hits, limited = server.stats()
+            cpu[transport].append(cpu_ms / hits)
+            (rates if transport == "aiohttp" else httpx_rates).append(ok / seconds)
+            lost += n - ok
+            print(
+                f"concurrent run {run + 1} (C={CONCURRENCY}, {transport}): {n} requests, {ok} answered, "
+                f"{n - ok} lost, {hits} hits ({limited} x 429) in {seconds:.2f} s = {ok / seconds:.1f} req/s, "
+                f"client CPU {cpu_ms / hits:.2f} ms per request"
+            )
+    if args.httpx:
+        speed = statistics.median(rates) / statistics.median(httpx_rates)
+        cpu_ratio = statistics.median(cpu["aiohttp"]) / statistics.median(cpu["httpx"])
+        print(f"aiohttp vs httpx transport (medians): throughput x{speed:.2f}, client CPU per request x{cpu_ratio:.2f}")
     with ServerProcess(**options) as server:
         seq_s, seq_ok = run_sequential(server, m)
         seq_hits, seq_429 = server.stats()
