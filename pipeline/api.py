@@ -62,13 +62,7 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         start.is_valid(raise_exception=True)
         upload = start.validated_data.get("upload")
         try:
-            job = start_import_from_upload(
-                start.params(),
-                upload.file if upload else None,
-                upload.name if upload else "",
-                upload.size if upload else 0,
-                request.user,
-            )
+            job = start_import_from_upload(start.params(), upload, request.user)
         except ImportInputError as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 
 from .adapters import get_adapter
 from .adapters.base import ImportInputError, safe_join
@@ -100,15 +101,15 @@ def receive_upload(fileobj: IO[bytes], name: str, size: int) -> tuple[str, str |
         raise
 
 
-def start_import_from_upload(params: dict, fileobj: IO[bytes] | None, name: str, size: int, user: object) -> Job:
+def start_import_from_upload(params: dict, upload: UploadedFile | None, user: object) -> Job:
     """Start an import of an upload (or of `params["folder"]` when there is none).
 
     A single uploaded file plays the adapter's first file role unless `files` names it; a zip is
     unpacked and its paths are used as given. On any input error the upload is removed again."""
-    if fileobj is None:
+    if upload is None:
         return start_import(params, user)
     adapter = get_adapter(str(params.get("adapter", "")))
-    folder, filename = receive_upload(fileobj, name, size)
+    folder, filename = receive_upload(upload.file, upload.name or "", upload.size or 0)
     params = {**params, "folder": folder, "files": dict(params.get("files") or {})}
     if filename:
         params["files"].setdefault(adapter.files[0].role, filename)

@@ -95,13 +95,7 @@ class ImportListView(AdminRequiredMixin, View):
         if form.is_valid():
             upload = form.cleaned_data.get("upload")
             try:
-                job = start_import_from_upload(
-                    form.params(),
-                    upload.file if upload else None,
-                    upload.name if upload else "",
-                    upload.size if upload else 0,
-                    request.user,
-                )
+                job = start_import_from_upload(form.params(), upload, request.user)
             except ImportInputError as exc:
                 form.add_error(None, str(exc))
             else:
