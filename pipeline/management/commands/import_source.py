@@ -1,5 +1,5 @@
 """`manage.py import_source ADAPTER --task T --split S --folder DIR`: import a big source from disk with a
-progress bar. Runs here by default (recorded as an import Job); --queue hands it to the workers."""
+progress bar. Runs here by default (recorded as an import Job); --queue hands it to the workers and follows it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from pipeline.adapters import ADAPTERS
 from pipeline.adapters.base import ImportInputError
+from pipeline.cli import BarProgress, follow_jobs
 from pipeline.importing import start_import, validate_params
 from pipeline.jobs import Progress, run_job
 from pipeline.models import Job, JobKind, JobStatus
@@ -33,10 +33,10 @@ def _pairs(values: list[str], what: str) -> dict[str, Any]:
     return pairs
 
 
-class BarProgress:
-    """Forwards progress to the job row and draws it as a tqdm bar on the terminal."""
+class JobAndBar:
+    """Progress written to the job row (the web page follows it) and drawn on the terminal."""
 
-    def __init__(self, job_progress: Progress, bar: tqdm) -> None:
+    def __init__(self, job_progress: Progress, bar: BarProgress) -> None:
         self.job_progress = job_progress
         self.bar = bar
 
@@ -49,16 +49,7 @@ class BarProgress:
         **counters: Any,
     ) -> None:
         self.job_progress.update(done=done, total=total, message=message, force=force, **counters)
-        if total is not None and total != self.bar.total:
-            self.bar.reset(total=total)
-        if done is not None:
-            self.bar.n = done
-        if message:
-            phase = "checking" if message.startswith("Checking") else "importing"
-            self.bar.set_description("done" if "created" in message else phase)
-        if counters:
-            self.bar.set_postfix(counters, refresh=False)
-        self.bar.refresh()
+        self.bar.update(done=done, total=total, message=message, force=force, **counters)
 
 
 class Command(BaseCommand):
@@ -103,7 +94,8 @@ class Command(BaseCommand):
         try:
             if options["queue"]:
                 job = start_import(params, user)
-                self.stdout.write(f"Import job #{job.pk} queued; follow it at /jobs/{job.pk}/")
+                self.stdout.write(f"Import job #{job.pk} queued; following it (Ctrl-C stops following, not the job)")
+                follow_jobs([job.pk], stream=self.stderr)
                 return
             importer = validate_params(params)
         except ImportInputError as exc:
@@ -117,8 +109,11 @@ class Command(BaseCommand):
             created_by=user,
             message="Started from the command line.",
         )
-        with tqdm(total=None, unit="row", dynamic_ncols=True, file=getattr(self.stderr, "_out", None)) as bar:
-            run_job(job.pk, lambda job, progress: import_source.body(job, BarProgress(progress, bar)))
+        bar = BarProgress("import", self.stderr, unit="row")
+        try:
+            run_job(job.pk, lambda job, progress: import_source.body(job, JobAndBar(progress, bar)))
+        finally:
+            bar.close()
         job.refresh_from_db()
         if job.status != JobStatus.SUCCEEDED:
             raise CommandError(f"import job #{job.pk} {job.status}: {job.error}")

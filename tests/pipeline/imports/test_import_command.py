@@ -55,3 +55,34 @@ def test_command_lists_adapters():
     call_command("import_source", "--list", stdout=out)
     assert "--file questions=<json>  default 'questions.json'" in out.getvalue()
     assert "video-qa: Video QA (MSRVTT-QA style)" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_command_can_queue_the_import_and_follow_it(tasks, import_root):
+    from config.celery import app as celery_app
+
+    folder = import_root / "queued"
+    write_vqa(
+        folder,
+        [{"image_id": 4, "question": "Q?", "question_id": 1}],
+        [vqa_annotation(1, 4, ["yes"])],
+        image_ids=[4],
+    )
+    out, err = io.StringIO(), io.StringIO()
+    celery_app.conf.task_always_eager = True  # the "worker" runs it as soon as it is queued
+    try:
+        call_command(
+            "import_source",
+            "vqa-v2",
+            task="vqa-v2",
+            split="train",
+            folder=str(folder),
+            queue=True,
+            stdout=out,
+            stderr=err,
+        )
+    finally:
+        celery_app.conf.task_always_eager = False
+    job = Job.objects.get()
+    assert f"Import job #{job.pk} queued" in out.getvalue()
+    assert job.status == JobStatus.SUCCEEDED and Sample.objects.get().outputs == "yes"
