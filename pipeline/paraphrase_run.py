@@ -295,6 +295,8 @@ def _release_stale_reservations(job: Job) -> None:
 def run_chunk(job: Job, progress: Progress) -> dict[str, Any]:
     """One chunk, with the model and key-or-template decided when the admin started the job."""
     parent = Job.objects.get(pk=job.params["parent"])
+    if parent.cancel_requested or parent.status == JobStatus.CANCELLED:
+        raise JobCancelled()  # the admin cancelled the whole job: its chunks send nothing more
     overrides: dict[str, Any] = {"model": parent.params.get("model") or settings.PARAPHRASE_MODEL}
     if parent.params.get("template_only"):
         overrides["api_key"] = ""
@@ -373,7 +375,7 @@ class _Writer:
         sample = item.sample
         sample.paraphrase_state = state
         sample.outputs = output
-        sample.paraphrase = provenance
+        sample.paraphrase = {**provenance, "outcome": str(state)}
         sample.updated_at = timezone.now()
         self.samples.append(sample)
         self.deltas[str(state)] += 1

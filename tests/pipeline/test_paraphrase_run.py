@@ -8,9 +8,11 @@ import pytest
 
 from annotator.models import TaskSplit
 from pipeline import paraphrase
+from pipeline.jobs import request_cancel, run_job
 from pipeline.models import Job, JobStatus, ParaphraseBudget, ParaphraseCache, ParaphraseState, Sample
 from pipeline.paraphrase import Reason
-from pipeline.paraphrase_run import chunks_of, estimate, start_paraphrase
+from pipeline.paraphrase_run import _fan_out, chunks_of, estimate, start_paraphrase
+from pipeline.tasks import paraphrase_chunk
 
 from ..factories import AdminFactory, TaskFactory
 from .fake_llm import FakeLLM
@@ -227,3 +229,20 @@ def test_identical_requests_share_a_chunk_and_context_reaches_the_prompt(llm, ea
     assert who.data == {"question": "Who?", "answer": "man", "image_captions": ["A man by a STOP sign."],
                         "ocr_tokens": ["STOP"]}  # fmt: skip
     assert Sample.objects.get(pk=d.pk).paraphrase["cached"] is True
+
+
+def test_chunks_of_a_cancelled_job_send_nothing(llm, settings):
+    settings.PARAPHRASE_CHUNK_SIZE = 1
+    task = TaskFactory(slug="vqa-cancel")
+    _samples(task, [("What is it?", "kite"), ("Where?", "park")])
+    parent = start_paraphrase([TaskSplit.objects.get(task=task, split="train")], AdminFactory())
+    first, second = _fan_out(parent)  # as the parent does when a worker runs it
+
+    assert run_job(first.pk, paraphrase_chunk.body) == JobStatus.SUCCEEDED
+    assert len(llm.hits) == 1
+    request_cancel(parent)  # queued parent: cancelled at once
+    assert run_job(second.pk, paraphrase_chunk.body) == JobStatus.CANCELLED
+    assert len(llm.hits) == 1
+    states = dict(Sample.objects.filter(task=task).values_list("inputs", "paraphrase_state"))
+    assert states == {"What is it?": "accepted", "Where?": "pending"}
+    assert Sample.objects.get(task=task, inputs="What is it?").paraphrase["outcome"] == "accepted"
