@@ -244,7 +244,9 @@ def run_parent(job: Job, progress: Progress) -> dict[str, Any]:
             if not open_ids:
                 break
             ran = False
-            for chunk_id in open_ids:
+            # From the last chunk back: idle workers take the queue's messages from the first one on,
+            # so the parent and the helpers meet in the middle instead of racing for the same chunks.
+            for chunk_id in reversed(open_ids):
                 ran = run_job(chunk_id, paraphrase_chunk.body) is not None or ran
                 _report(job, progress, total, note)
             if not ran:

@@ -112,3 +112,28 @@ def test_killed_worker_mid_chunk_leaves_nothing_half_written_and_rerun_finishes(
         again = {q for q, n in hits.items() if n > 1}
         assert len(again) <= 2 and not (again & done_before)
         assert ParaphraseCache.objects.count() == count
+
+
+def test_a_second_worker_takes_chunks_in_parallel(celery_worker_factory, settings):
+    settings.OPENAI_API_KEY = "test-key"
+    settings.PARAPHRASE_MODEL = "fake-model"
+    count = 24
+    with FakeLLM(latency=0.3) as server:
+        env = {**_worker_env(server), "PARAPHRASE_CHUNK_SIZE": "4"}
+        celery_worker_factory(**env)
+        celery_worker_factory(**env)
+        task = TaskFactory(slug="vqa-two")
+        Sample.objects.bulk_create(
+            Sample(task=task, split="train", source_id=f"t{i:02d}", inputs=f"What is shape {i}?", outputs=f"shape{i}",
+                   original_output=f"shape{i}", paraphrase_state=ParaphraseState.PENDING)
+            for i in range(count)
+        )  # fmt: skip
+        job = start_paraphrase([TaskSplit.objects.get(task=task, split="train")], AdminFactory())
+        wait_for(lambda: Job.objects.get(pk=job.pk).is_terminal, timeout=120, what="the job to finish")
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.counters["accepted"] == count and len(server.hits) == count
+    # Each worker keeps at most 2 requests in flight; the server saw more at once, so both worked on chunks.
+    assert server.max_in_flight > 2
+    assert server.max_in_flight <= 4
