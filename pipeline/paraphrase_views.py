@@ -15,6 +15,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -79,9 +80,9 @@ class ParaphraseStartView(AdminRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         form = StartForm(request.GET if "splits" in request.GET else None)
-        plan = paraphrase_run.estimate(form.cleaned_data["splits"], form.cleaned_data["retry_request_failures"]) if (
-            form.is_bound and form.is_valid()
-        ) else None  # fmt: skip
+        plan = None
+        if form.is_bound and form.is_valid():
+            plan = paraphrase_run.estimate(form.cleaned_data["splits"], form.cleaned_data["retry_request_failures"])
         return self._render(request, form, plan)
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -120,7 +121,11 @@ class ParaphraseJobView(AdminRequiredMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         job = get_object_or_404(paraphrase_jobs(request.user), pk=pk)
-        samples = Sample.objects.filter(paraphrase__job=job.pk).select_related("task").order_by("id")
+        try:  # the job's splits first (indexed), then the samples this job wrote
+            splits = paraphrase_run.parse_split_labels(job.params.get("splits", []))
+        except ValueError:  # a task deleted since
+            splits = []
+        samples = paraphrase_run.samples_of(splits).filter(paraphrase__job=job.pk).select_related("task").order_by("id")
         outcome = request.GET.get("outcome", "")
         if outcome in ParaphraseState.values:
             samples = samples.filter(paraphrase_state=outcome)
@@ -152,7 +157,7 @@ class ParaphraseSampleView(AdminRequiredMixin, View):
 # --- API ---------------------------------------------------------------------------------------
 
 
-class StartSerializer(serializers.Serializer):
+class ParaphraseStartSerializer(serializers.Serializer):
     splits = serializers.ListField(child=serializers.CharField(), allow_empty=False, help_text='e.g. ["vqa-v2/train"]')
     budget_usd = serializers.DecimalField(max_digits=12, decimal_places=4, min_value=0, required=False, allow_null=True)
     retry_request_failures = serializers.BooleanField(default=False)
@@ -165,14 +170,39 @@ class StartSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(exc)) from exc
 
 
+ESTIMATE = inline_serializer(
+    "ParaphraseEstimate",
+    {
+        "samples": serializers.IntegerField(),
+        "tokens_in": serializers.IntegerField(),
+        "tokens_out": serializers.IntegerField(),
+        "cost_usd": serializers.FloatField(),
+        "model": serializers.CharField(),
+        "has_api_key": serializers.BooleanField(),
+        "price_in_per_mtok": serializers.FloatField(),
+        "price_out_per_mtok": serializers.FloatField(),
+        "endpoint": serializers.CharField(),
+    },
+)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        request=ParaphraseStartSerializer,
+        responses={
+            200: inline_serializer("ParaphraseDryRun", {"estimate": ESTIMATE}),
+            202: inline_serializer("ParaphraseStarted", {"estimate": ESTIMATE, "job": JobSerializer()}),
+        },
+    )
+)
 class ParaphraseStartAPI(APIView):
     """POST: estimate (dry_run) or start Stage II for some splits. Admins only (others: 404)."""
 
     permission_classes = [IsAdminElse404]
-    serializer_class = StartSerializer
+    serializer_class = ParaphraseStartSerializer
 
     def post(self, request: Request) -> Response:
-        serializer = StartSerializer(data=request.data)
+        serializer = ParaphraseStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         plan = paraphrase_run.estimate(data["splits"], data["retry_request_failures"])
