@@ -232,7 +232,9 @@ def check(question: str, answer: str, response: str, language: str = "en", conte
     text = response.strip()
     if not text:
         return Verdict(False, Reason.EMPTY)
-    if INJECTION_PATTERNS.search(text):
+    source = f"{question} {answer} {context_text}".casefold()
+    # A marker the dataset itself contains (an OCR answer that is a URL, say) is not a sign of injection.
+    if any(match.group(0).casefold() not in source for match in INJECTION_PATTERNS.finditer(text)):
         return Verdict(False, Reason.INJECTION)
     if APOLOGY_PATTERNS.search(text):
         return Verdict(False, Reason.APOLOGY)

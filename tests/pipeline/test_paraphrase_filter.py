@@ -53,6 +53,12 @@ def test_filter_outcomes(question, answer, response, expected):
     assert verdict.ok is (expected == "")
 
 
+def test_markers_the_dataset_itself_contains_are_not_injection():
+    question = "What website is on the sign?"
+    assert check(question, "http://bakery.example", "The sign shows the website http://bakery.example.").ok
+    assert check(question, "bakery", "The sign shows http://bakery.example.").reason == Reason.INJECTION
+
+
 def test_numbers_from_the_question_or_context_are_allowed():
     assert check("Is the bus number 42 red?", "yes", "Yes, bus 42 is red.").ok
     assert check("What does the sign say?", "stop", "The sign says stop, next to exit 12.", context_text="exit 12").ok

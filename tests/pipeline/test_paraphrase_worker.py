@@ -105,12 +105,13 @@ def test_killed_worker_mid_chunk_leaves_nothing_half_written_and_rerun_finishes(
             _check_whole(sample)
             assert sample.paraphrase_state == ParaphraseState.ACCEPTED
 
-        # None paid twice: what was written before the kill was never requested again; only requests
-        # in flight when the worker died (at most the concurrency of 2) were sent a second time.
+        # None paid twice: what was written before the kill was never requested again. Only requests in
+        # flight when the worker died (the concurrency, 2) or answered but not yet written (results are
+        # written every 0.25 s; at 0.3 s a request and 2 in flight, at most 2 more) were sent again.
         hits = Counter(h.question for h in server.hits)
         assert all(hits[question] == 1 for question in done_before)
         again = {q for q, n in hits.items() if n > 1}
-        assert len(again) <= 2 and not (again & done_before)
+        assert len(again) <= 4 and not (again & done_before)
         assert ParaphraseCache.objects.count() == count
 
 
