@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from annotator.models import QCStatus, TaskSplit
 from pipeline.images import store_image
@@ -22,6 +23,11 @@ class SmallDataset:
     tasks: dict[str, object] = field(default_factory=dict)
     images: dict[int, list[bytes]] = field(default_factory=dict)  # sample id -> image bytes in order
     rejected: list[int] = field(default_factory=list)
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    """Every file below `root` by its relative path, with its bytes."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def approve(task: object, split: str, reviewer: object) -> None:

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import io
 import zipfile
-from pathlib import Path
 
 import orjson
 import pytest
@@ -17,7 +16,7 @@ from pipeline.jobs import Progress, request_cancel, send_job
 from pipeline.m3it_format import record_meta
 from pipeline.models import JobStatus, Sample
 
-from .export_data import build_small_dataset
+from .export_data import build_small_dataset, files_under
 
 pytestmark = pytest.mark.django_db
 
@@ -36,10 +35,6 @@ EXPECTED_FILES = {
     "data/captioning/beta_caps/instructions.json",
     "data/captioning/beta_caps/train.jsonl",
 }
-
-
-def files_under(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def run_eager_export(eager_jobs, user, tasks=None, splits=None, **options):

@@ -11,8 +11,7 @@ from pipeline.models import Export, Job, JobStatus
 
 from ..conftest import wait_for
 from ..factories import UserFactory
-from .export_data import build_small_dataset
-from .test_export import files_under
+from .export_data import build_small_dataset, files_under
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
