@@ -94,6 +94,12 @@ def cache_key(model: str, question: str, answer: str, context: dict[str, Any] | 
     return hashlib.sha256(json.dumps(material, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
+def max_prompt_tokens(messages: list[dict[str, str]]) -> int:
+    """An upper bound of a request's prompt tokens for the budget: byte-level BPE tokenizers (the GPT
+    family's) never make more tokens than UTF-8 bytes; plus a margin for each message's framing."""
+    return sum(len(m["content"].encode()) + 16 for m in messages)
+
+
 def estimate_prompt_tokens(question_chars: int, answer_chars: int) -> int:
     """A rough count (4 characters a token) of one request: the fixed prompt plus this sample's text."""
     fixed = sum(len(m["content"]) for m in build_messages("", ""))

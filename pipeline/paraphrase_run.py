@@ -39,7 +39,7 @@ WRITE_EVERY_RESULTS = 50
 
 
 def parse_split_labels(labels: Iterable[str]) -> list[TaskSplit]:
-    """ "vqa-v2/train" labels to TaskSplit rows; raises ValueError naming what does not exist."""
+    """Labels like vqa-v2/train to TaskSplit rows; raises ValueError naming what does not exist."""
     wanted = {tuple(label.strip().split("/", 1)) for label in labels if label.strip()}
     if any(len(pair) != 2 for pair in wanted):
         raise ValueError("Splits are written task/split, e.g. vqa-v2/train.")
@@ -458,24 +458,19 @@ def process_chunk(sample_ids: list[int], *, parent: Job, config: LLMConfig, prog
             writer.deltas["cached"] += 1
     writer.flush()
 
-    # The rest costs money: reserve the worst case, send, write as results arrive.
+    # The rest costs money: reserve the worst case (an upper bound of the prompt's tokens and the whole
+    # output allowance), send, write as results arrive.
+    requests: list[ChatRequest] = []
     worst: dict[str, int] = {}
     for key, items in by_key.items():
-        prompt_tokens = paraphrase.estimate_prompt_tokens(len(items[0].question), len(items[0].answer))
-        worst[key] = price_micro_usd(prompt_tokens, config.max_tokens)
-    keys = list(by_key)
-    affordable = _reserve(parent, [worst[k] for k in keys])
-    over_budget = keys[affordable:]
-    keys = keys[:affordable]
-    requests = [
-        ChatRequest(
-            key=key,
-            messages=paraphrase.build_messages(by_key[key][0].question, by_key[key][0].answer, by_key[key][0].context),
-            estimated_tokens=paraphrase.estimate_prompt_tokens(len(by_key[key][0].question), len(by_key[key][0].answer))
-            + config.max_tokens,
-        )
-        for key in keys
-    ]
+        first = items[0]
+        messages = paraphrase.build_messages(first.question, first.answer, first.context)
+        worst[key] = price_micro_usd(paraphrase.max_prompt_tokens(messages), config.max_tokens)
+        estimated = paraphrase.estimate_prompt_tokens(len(first.question), len(first.answer)) + config.max_tokens
+        requests.append(ChatRequest(key=key, messages=messages, estimated_tokens=estimated))
+    affordable = _reserve(parent, [worst[request.key] for request in requests])
+    over_budget = [request.key for request in requests[affordable:]]
+    requests = requests[:affordable]
     for result in stream_results(config, requests) if requests else ():
         _apply_result(result, by_key[result.key], base, writer, worst[result.key])
         if writer.due():

@@ -176,8 +176,11 @@ def test_budget_cap_stops_paying_and_leaves_the_rest_pending(llm, eager_jobs, se
     rows = [(f"What is item {i}?", "kite") for i in range(5)]
     _samples(task, rows)
     train = TaskSplit.objects.get(task=task, split="train")
-    # Worst case of one request: its estimated prompt plus the full 100 output tokens, at $0.001 a token.
-    worst_usd = (paraphrase.estimate_prompt_tokens(len(rows[0][0]), len("kite")) + 100) * 0.001
+    # Worst case of one request: its prompt's UTF-8 bytes (+16 per message) plus the full 100 output
+    # tokens, at $0.001 a token. The five prompts differ in one digit, so they have the same size.
+    messages = paraphrase.build_messages(rows[0][0], "kite")
+    prompt_bytes = sum(len(m["content"].encode()) for m in messages)
+    worst_usd = (prompt_bytes + 2 * 16 + 100) * 0.001
     budget = round(2.5 * worst_usd, 6)  # room for two worst cases, not three
 
     job = _run(eager_jobs, [train], budget_usd=budget)
