@@ -475,6 +475,8 @@ def process_chunk(sample_ids: list[int], *, parent: Job, config: LLMConfig, prog
         _apply_result(result, by_key[result.key], base, writer, worst[result.key])
         if writer.due():
             writer.flush()
+            if Job.objects.filter(pk=parent.pk, cancel_requested=True).exists():
+                raise JobCancelled()  # what is written stays; the rest stays pending, nothing more is sent
     writer.flush()
     left = sum(len(by_key[k]) for k in over_budget)
     if left:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
+from django.db import connection
 
 from annotator.models import TaskSplit
 from pipeline import paraphrase
@@ -14,6 +16,7 @@ from pipeline.paraphrase import Reason
 from pipeline.paraphrase_run import _fan_out, chunks_of, estimate, start_paraphrase
 from pipeline.tasks import paraphrase_chunk
 
+from ..conftest import wait_for
 from ..factories import AdminFactory, TaskFactory
 from .fake_llm import FakeLLM
 
@@ -249,3 +252,36 @@ def test_chunks_of_a_cancelled_job_send_nothing(llm, settings):
     states = dict(Sample.objects.filter(task=task).values_list("inputs", "paraphrase_state"))
     assert states == {"What is it?": "accepted", "Where?": "pending"}
     assert Sample.objects.get(task=task, inputs="What is it?").paraphrase["outcome"] == "accepted"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_the_job_stops_a_running_chunk_and_keeps_what_it_wrote(settings):
+    settings.OPENAI_API_KEY = "test-key"
+    settings.PARAPHRASE_CONCURRENCY = 1
+    settings.PARAPHRASE_REQUESTS_PER_MINUTE = settings.PARAPHRASE_TOKENS_PER_MINUTE = 0
+    task = TaskFactory(slug="vqa-stop")
+    rows = [(f"What is thing {i}?", f"thing{i}") for i in range(8)]
+    _samples(task, rows)
+    with FakeLLM(latency=0.3) as server:
+        settings.OPENAI_BASE_URL = server.base_url
+        parent = start_paraphrase([TaskSplit.objects.get(task=task, split="train")], AdminFactory())
+        [chunk] = _fan_out(parent)
+        outcome: list[str | None] = []
+
+        def work() -> None:
+            try:
+                outcome.append(run_job(chunk.pk, paraphrase_chunk.body))
+            finally:
+                connection.close()
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        wait_for(lambda: Sample.objects.filter(task=task, paraphrase_state="accepted").exists(), what="a first answer")
+        Job.objects.filter(pk=parent.pk).update(cancel_requested=True)
+        worker.join(timeout=30)
+
+    assert outcome == [JobStatus.CANCELLED]
+    accepted = Sample.objects.filter(task=task, paraphrase_state="accepted").count()
+    pending = Sample.objects.filter(task=task, paraphrase_state="pending").count()
+    assert accepted >= 1 and pending >= 1 and accepted + pending == 8
+    assert len(server.hits) < 8  # requests stopped; one sent at a time, 0.3 s each
