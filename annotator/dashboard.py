@@ -60,7 +60,7 @@ def admin_overview() -> dict[str, Any]:
         submitted=Count("id", filter=Q(pool_status=PoolStatus.SUBMITTED)),
     )
     splits = TaskSplit.objects.aggregate(total=Count("id"), approved=Count("id", filter=Q(qc_status=QCStatus.APPROVED)))
-    jobs = Job.objects.aggregate(
+    jobs = Job.objects.exclude(params__has_key="parent").aggregate(
         active=Count("id", filter=Q(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])),
         failed=Count("id", filter=Q(status=JobStatus.FAILED)),
     )

@@ -122,6 +122,20 @@ class QCStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+class TaskSplitQuerySet(models.QuerySet):
+    def reopen_approved(self, reason: str) -> int:
+        """Content changed after approval (new samples, rewritten outputs): back to review.
+
+        QC approved what it saw; anything written since has not been checked, so the gate closes
+        until a reviewer looks again. Returns how many splits were reopened.
+        """
+        from django.utils import timezone
+
+        return self.filter(qc_status=QCStatus.APPROVED).update(
+            qc_status=QCStatus.PENDING, approved_by=None, approved_at=None, qc_notes=reason, updated_at=timezone.now()
+        )
+
+
 class TaskSplit(models.Model):
     """One split of one task. Its QC status is the approval gate that exports read."""
 
@@ -134,6 +148,8 @@ class TaskSplit(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     qc_notes = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TaskSplitQuerySet.as_manager()
 
     class Meta:
         ordering = ["task__slug", "split"]

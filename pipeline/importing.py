@@ -32,7 +32,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from annotator.models import Instruction, Split, Task
+from annotator.models import Instruction, Split, Task, TaskSplit
 
 from .adapters import get_adapter
 from .adapters.base import (
@@ -469,6 +469,9 @@ class Importer:
                     for sample, shas in zip(samples, media, strict=True)
                     for position, sha in enumerate(shas)
                 ]
+            )
+            TaskSplit.objects.filter(task=self.task, split=self.split).reopen_approved(
+                f"Reopened for review: import job #{self.job.pk if self.job else '-'} added samples after approval."
             )
         return len(new), duplicates
 

@@ -393,6 +393,10 @@ class _Writer:
             if self.cache_rows:
                 ParaphraseCache.objects.bulk_create(self.cache_rows, ignore_conflicts=True)
             Sample.objects.bulk_update(self.samples, ["paraphrase_state", "outputs", "paraphrase", "updated_at"])
+            for task_id, split in {(sample.task_id, sample.split) for sample in self.samples}:
+                TaskSplit.objects.filter(task_id=task_id, split=split).reopen_approved(
+                    f"Reopened for review: paraphrase job #{self.parent.pk} rewrote outputs after approval."
+                )
             if self.spent or self.released:
                 ParaphraseBudget.objects.filter(job=self.parent).update(
                     spent_micro_usd=F("spent_micro_usd") + self.spent,

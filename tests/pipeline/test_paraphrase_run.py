@@ -170,6 +170,25 @@ def test_without_api_key_the_template_is_used_and_nothing_is_sent(llm, eager_job
     assert (job.counters["fallback"], job.counters["failed"], job.counters["cost_usd"]) == (2, 1, 0)
 
 
+def test_rewriting_outputs_of_an_approved_split_reopens_it_for_review(llm, eager_jobs, settings):
+    from annotator.models import QCStatus
+
+    settings.OPENAI_API_KEY = ""
+    task = TaskFactory(slug="vqa-approved")
+    _samples(task, [("What is it?", "kite")])
+    _samples(task, [("What is that?", "ball")], split="val")
+    train, val = TaskSplit.objects.get(task=task, split="train"), TaskSplit.objects.get(task=task, split="val")
+    TaskSplit.objects.filter(pk__in=[train.pk, val.pk]).update(qc_status=QCStatus.APPROVED)
+
+    job = _run(eager_jobs, [train])
+
+    assert job.status == JobStatus.SUCCEEDED
+    train.refresh_from_db()
+    val.refresh_from_db()
+    assert train.qc_status == QCStatus.PENDING and f"paraphrase job #{job.pk}" in train.qc_notes
+    assert val.qc_status == QCStatus.APPROVED  # untouched split keeps its approval
+
+
 def test_budget_cap_stops_paying_and_leaves_the_rest_pending(llm, eager_jobs, settings):
     settings.PARAPHRASE_PRICE_INPUT_PER_MTOK = 1000.0  # 1000 micro-dollars a token, to make small sums
     settings.PARAPHRASE_PRICE_OUTPUT_PER_MTOK = 1000.0

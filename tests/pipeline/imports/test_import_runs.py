@@ -240,3 +240,25 @@ def test_queries_per_batch_not_per_row(import_root, tasks):
     assert sum('INTO "pipeline_image"' in q for q in sql) == 1  # the four images, in the first batch
     assert len(sql) < 40  # 300 rows: a query per row would be hundreds
     assert all(s.instruction_id for s in Sample.objects.all())
+
+
+@pytest.mark.django_db
+def test_new_samples_in_an_approved_split_reopen_it_for_review(import_root, tasks):
+    from annotator.models import QCStatus, TaskSplit
+
+    write_synthetic_vqa(import_root / "vqa", 4)
+    importer_for("vqa-v2", "vqa-v2", "train", "vqa").run()
+    split = TaskSplit.objects.get(task__slug="vqa-v2", split="train")
+    TaskSplit.objects.filter(pk=split.pk).update(qc_status=QCStatus.APPROVED, approved_by=AdminFactory())
+
+    # Re-importing the same rows adds nothing: the approval stands.
+    importer_for("vqa-v2", "vqa-v2", "train", "vqa").run()
+    split.refresh_from_db()
+    assert split.qc_status == QCStatus.APPROVED
+
+    # New rows were never reviewed: the split goes back to review, with the reason.
+    write_synthetic_vqa(import_root / "vqa", 6)
+    assert importer_for("vqa-v2", "vqa-v2", "train", "vqa").run().created == 2
+    split.refresh_from_db()
+    assert (split.qc_status, split.approved_by, split.approved_at) == (QCStatus.PENDING, None, None)
+    assert "added samples after approval" in split.qc_notes
