@@ -77,7 +77,7 @@ def seed_demo(seconds_per_sample: float = 0.0) -> dict[str, Any]:
             writer=User.objects.get(username=username), reviewer=reviewer
         )
     jobs: list[Job] = []
-    for slug, split, kind, count in DEMO_SPLITS:
+    for seed, (slug, split, kind, count) in enumerate(DEMO_SPLITS):
         if Sample.objects.filter(task__slug=slug, split=split).count() >= count:
             continue
         jobs.append(
@@ -90,6 +90,7 @@ def seed_demo(seconds_per_sample: float = 0.0) -> dict[str, Any]:
                     "split": split,
                     "kind": kind,
                     "count": count,
+                    "seed": seed,  # each split draws its own pictures: no train/val overlap
                     "seconds_per_sample": seconds_per_sample,
                 },
                 total=count,

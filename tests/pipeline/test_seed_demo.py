@@ -61,6 +61,13 @@ def test_seed_demo_builds_the_demo_project_and_follows_its_jobs(eager_jobs, sett
     assert f"job #{jobs[0].pk} demo: 100%|##########| 40/40 [" in err and "succeeded: 40 samples created]" in err
     assert f"job #{jobs[2].pk} demo: 100%|##########| 20/20 [" in err and "succeeded: 20 samples created]" in err
     assert "3 demo jobs finished." in out
+    # Train and val of the shapes task hold different pictures: a demo model is not tested on its training data.
+    train_images = set(
+        Sample.objects.filter(task__slug="shapes", split="train").values_list("images__sha256", flat=True)
+    )
+    val_images = set(Sample.objects.filter(task__slug="shapes", split="val").values_list("images__sha256", flat=True))
+    assert len(train_images) > 10 and len(val_images) > 5
+    assert len(train_images & val_images) < min(len(train_images), len(val_images)) / 2
 
     # Idempotent: a second run keeps the passwords and queues nothing.
     out_again, _ = _seed()
