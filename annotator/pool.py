@@ -15,7 +15,7 @@ from django.db.models import Max
 
 from . import roles
 from .access import can_write
-from .models import Instruction, InstructionEvent, PoolStatus, Task
+from .models import Instruction, InstructionEvent, PoolStatus, Task, TaskSplit
 
 MIN_INSTRUCTIONS = 10
 MAX_LENGTH = 2000
@@ -102,6 +102,16 @@ def _renumber(instructions: list[Instruction]) -> None:
     Instruction.objects.bulk_update(changed, ["position"])
 
 
+def _reopen_splits_using(task: Task, instruction_ids: list[int], reason: str) -> None:
+    """Samples of these instructions export other text now: their approved splits go back to review."""
+    from pipeline.models import Sample  # pipeline builds on annotator; imported late to keep that direction
+
+    if not instruction_ids:
+        return
+    splits = Sample.objects.filter(task=task, instruction_id__in=instruction_ids).values("split").distinct()
+    TaskSplit.objects.filter(task=task, split__in=splits).reopen_approved(reason)
+
+
 def add_instruction(task: Task, user: Any, text: Any) -> Instruction:
     text = _clean_text(text)
     with transaction.atomic():
@@ -133,6 +143,9 @@ def edit_instruction(task: Task, user: Any, instruction_id: int, text: Any) -> I
         instruction.text = text
         instruction.save()
         _event(task, user, Action.UPDATE, instruction=instruction, before=before, after=_snapshot(instruction))
+        _reopen_splits_using(
+            task, [instruction.pk], f"Reopened for review: instruction #{instruction.position + 1} was edited."
+        )
     return instruction
 
 
@@ -143,6 +156,9 @@ def delete_instruction(task: Task, user: Any, instruction_id: int) -> None:
         instruction = _get(task, instruction_id)
         before = _snapshot(instruction)
         _event(task, user, Action.DELETE, instruction=instruction, before=before)
+        _reopen_splits_using(
+            task, [instruction.pk], f"Reopened for review: instruction #{instruction.position + 1} was deleted."
+        )
         instruction.delete()
         _renumber(ordered(task))
 
@@ -292,6 +308,12 @@ def import_pool(task: Task, user: Any, texts: list[str]) -> dict[str, int]:
         by_normalized = {i.normalized: i for i in current}
         wanted = {Instruction.normalize(t) for t in texts}
         removed = [i for i in current if i.normalized not in wanted]
+        rewritten = [i for i in current if i.normalized in wanted and i.text not in texts]
+        _reopen_splits_using(
+            task,
+            [i.pk for i in removed + rewritten],
+            "Reopened for review: the instruction pool was replaced by an import.",
+        )
         Instruction.objects.filter(pk__in=[i.pk for i in removed]).delete()
         kept, created = [], []
         for position, text in enumerate(texts):

@@ -46,7 +46,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -187,7 +187,7 @@ def plan_export(task_slugs: list[str] | None = None, splits: list[str] | None = 
         for row in exportable_rows()
         .filter(task_id__in=task_ids, split__in=wanted_splits)
         .values("task_id", "split")
-        .annotate(n=Count("id"), max_id=Max("id"))
+        .annotate(n=Count("id"), max_id=Max("id"), without_instruction=Count("id", filter=Q(instruction__isnull=True)))
     }
     image_bytes = {
         (row["sample__task_id"], row["sample__split"]): row["b"] or 0
@@ -199,7 +199,6 @@ def plan_export(task_slugs: list[str] | None = None, splits: list[str] | None = 
     used_dirs: dict[str, str] = {}
     for task in tasks:
         directory = f"{task.folder}/{task.task_dir}"
-        clash = used_dirs.setdefault(directory, task.slug)
         for split in wanted_splits:
             row = split_rows.get((task.pk, split))
             reason = None
@@ -209,11 +208,14 @@ def plan_export(task_slugs: list[str] | None = None, splits: list[str] | None = 
                 reason = f"not approved by QC (status: {row.get_qc_status_display()})"
             if reason is None and (not SAFE_NAME.match(task.folder) or not SAFE_NAME.match(task.task_dir)):
                 reason = f"unsafe directory name {directory!r}"
-            if reason is None and clash != task.slug:
-                reason = f"directory {directory!r} is already used by task {clash}"
             stats = counts.get((task.pk, split))
             if reason is None and not stats:
                 reason = "approved, but it has no samples"
+            if reason is None and stats["without_instruction"]:
+                reason = f"{stats['without_instruction']} sample(s) have no instruction (draw them, then review again)"
+            # A directory belongs to the first task that actually writes into it.
+            if reason is None and used_dirs.setdefault(directory, task.slug) != task.slug:
+                reason = f"directory {directory!r} is already used by task {used_dirs[directory]}"
             if reason:
                 plan.excluded.append({"task": task.slug, "split": split, "reason": reason})
                 continue

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from annotator.models import Instruction, Task
+from annotator.models import Instruction, Task, TaskSplit
 
 from .models import Sample
 
@@ -78,6 +78,7 @@ def redraw_instructions(
     for task in tasks.only("id", "slug"):
         pool = list(Instruction.objects.filter(task_id=task.pk).only("id"))
         changed_here = 0
+        changed_splits: set[str] = set()
         last_id = 0
         while True:
             batch = list(
@@ -95,6 +96,7 @@ def redraw_instructions(
                 chosen_id = chosen.pk if chosen else None
                 if chosen_id != sample.instruction_id:
                     changed_here += 1
+                    changed_splits.add(sample.split)
                 if chosen_id != sample.instruction_id or seed != sample.instruction_seed:
                     sample.instruction_id, sample.instruction_seed = chosen_id, seed
                     dirty.append(sample)
@@ -103,6 +105,10 @@ def redraw_instructions(
             outcome.samples += len(batch)
             if on_batch:
                 on_batch(len(batch))
+        if changed_splits and not dry_run:
+            TaskSplit.objects.filter(task_id=task.pk, split__in=changed_splits).reopen_approved(
+                f"Reopened for review: the instruction redraw gave {changed_here} sample(s) another instruction."
+            )
         if changed_here:
             outcome.per_task[task.slug] = changed_here
         outcome.changed += changed_here

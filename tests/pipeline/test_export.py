@@ -10,7 +10,7 @@ import zipfile
 import orjson
 import pytest
 
-from annotator.models import Instruction, QCStatus, TaskSplit
+from annotator.models import Instruction, QCStatus, Task, TaskSplit
 from pipeline import export as exports
 from pipeline.jobs import Progress, request_cancel, send_job
 from pipeline.m3it_format import record_meta
@@ -72,6 +72,30 @@ def test_plan_includes_only_approved_splits_and_says_why_the_rest_is_left_out(db
         exports.plan_export(["nope"])
     with pytest.raises(exports.ExportError, match="Nothing to export"):
         exports.start_export(None, ["gamma"])
+
+
+def test_plan_leaves_out_an_approved_split_with_samples_lacking_an_instruction(db):
+    build_small_dataset()
+    Sample.objects.filter(task__slug="alpha", split="val").order_by("id").filter(
+        pk=Sample.objects.filter(task__slug="alpha", split="val").order_by("id").values("pk")[:1]
+    ).update(instruction=None)
+    plan = exports.plan_export(["alpha"], ["train", "val"])
+    assert [(i["task"], i["split"]) for i in plan.included] == [("alpha", "train")]
+    assert plan.excluded == [
+        {"task": "alpha", "split": "val", "reason": "1 sample(s) have no instruction (draw them, then review again)"}
+    ]
+
+
+def test_a_directory_is_claimed_only_by_a_task_that_writes_into_it(db):
+    from ..factories import TaskFactory
+
+    build_small_dataset()
+    alpha = Task.objects.get(slug="alpha")
+    # An unapproved task sorting before alpha with the same directory must not push alpha out.
+    TaskFactory(slug="aardvark", folder=alpha.folder, task_dir=alpha.task_dir)
+    plan = exports.plan_export(["aardvark", "alpha"], ["train"])
+    assert [(i["task"], i["split"]) for i in plan.included] == [("alpha", "train")]
+    assert plan.excluded[0]["task"] == "aardvark" and "not approved" in plan.excluded[0]["reason"]
 
 
 def test_export_loads_with_datasets_and_every_record_round_trips(eager_jobs, admin_user, tmp_path):
