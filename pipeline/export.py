@@ -124,6 +124,16 @@ def read_manifest(export: Export) -> dict[str, Any]:
     return orjson.loads(path.read_bytes())
 
 
+def manifest_files(export: Export) -> tuple[list[dict[str, Any]], str]:
+    """The files a finished export lists, and the problem to show when its folder is gone from disk."""
+    if not export.completed_at:
+        return [], ""
+    try:
+        return read_manifest(export)["files"], ""
+    except ExportError:
+        return [], f"The files of this export are no longer on disk ({export_dir(export)}): delete it or export again."
+
+
 def split_path(task: Task, split: str) -> str:
     return f"data/{task.folder}/{task.task_dir}/{SPLIT_FILES[split]}"
 

@@ -42,14 +42,18 @@ class ExportSerializer(serializers.ModelSerializer):
 
 class ExportDetailSerializer(ExportSerializer):
     files = serializers.SerializerMethodField()
+    files_problem = serializers.SerializerMethodField(help_text="Set when the export's folder is gone from disk.")
 
     class Meta(ExportSerializer.Meta):
-        fields = [*ExportSerializer.Meta.fields, "files"]
+        fields = [*ExportSerializer.Meta.fields, "files", "files_problem"]
         read_only_fields = fields
+
+    def get_files_problem(self, export: Export) -> str:
+        return exports.manifest_files(export)[1]
 
     def get_files(self, export: Export) -> list[dict[str, Any]]:
         """Every file with its sha256 and size (from the manifest); empty until the export is complete."""
-        return exports.read_manifest(export)["files"] if export.completed_at else []
+        return exports.manifest_files(export)[0]
 
 
 class ExportStartSerializer(serializers.Serializer):

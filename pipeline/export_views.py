@@ -95,7 +95,7 @@ class ExportDetailView(AdminRequiredMixin, DetailView):
         export = self.object
         context["job"] = export.job
         context["path"] = exports.export_dir(export)
-        context["files"] = exports.read_manifest(export)["files"] if export.completed_at else []
+        context["files"], context["files_problem"] = exports.manifest_files(export)
         return context
 
 

@@ -89,6 +89,19 @@ def test_admin_pages_show_the_export_its_files_and_what_was_left_out(client, adm
     assert finished_export.digest in page
 
 
+def test_an_export_whose_folder_was_removed_from_disk_says_so_instead_of_failing(client, admin_user, finished_export):
+    import shutil
+
+    shutil.rmtree(exports.export_dir(finished_export))
+    client.force_login(admin_user)
+    page = client.get(reverse("export-detail", args=[finished_export.pk]))
+    assert page.status_code == 200
+    assert "no longer on disk" in page.content.decode()
+    api = client.get(f"/api/exports/{finished_export.pk}/")
+    assert api.status_code == 200
+    assert api.json()["files"] == [] and "no longer on disk" in api.json()["files_problem"]
+
+
 def test_admin_starts_an_export_from_the_page_and_unapproved_choices_are_reported(client, admin_user, db, eager_jobs):
     build_small_dataset()
     client.force_login(admin_user)
