@@ -96,8 +96,16 @@ def prepare_image(data: bytes) -> PreparedImage:
 
 
 def _save_file(prepared: PreparedImage) -> None:
-    if not default_storage.exists(prepared.name):
-        default_storage.save(prepared.name, ContentFile(prepared.data))
+    """Write the file unless a complete copy is there. A file of the wrong size (a worker killed while
+    writing it) is replaced, so a truncated image is not reused forever."""
+    name = prepared.name
+    if default_storage.exists(name):
+        if default_storage.size(name) == len(prepared.data):
+            return
+        default_storage.delete(name)
+    saved = default_storage.save(name, ContentFile(prepared.data))
+    if saved != name:  # another worker wrote the same bytes meanwhile; keep theirs, drop our copy
+        default_storage.delete(saved)
 
 
 def store_image(data: bytes, *, derived_from: Image | None = None, derivation: dict[str, Any] | None = None) -> Image:
@@ -138,9 +146,6 @@ class ImageStore:
         self.ids: dict[str, int] = {}
         self.max_cached = max_cached
         self.stored = 0
-
-    def known(self, sha256: str) -> int | None:
-        return self.ids.get(sha256)
 
     def store(self, pending: Sequence[PendingImage]) -> dict[str, int]:
         """Make sure every pending image has a row; returns sha256 → id for all of them."""
@@ -191,17 +196,27 @@ def box_line_width(width: int, height: int) -> int:
     return max(2, round(min(width, height) / 100))
 
 
+def pixel_box(box: Sequence[float], width: int, height: int) -> tuple[int, int, int, int]:
+    """A box in pixel coordinates clamped to the image (the last pixel is width - 1); ImageRejected when
+    it lies outside the image or covers less than one pixel once clamped."""
+    x0, y0, x1, y1 = box
+    if x0 >= width or y0 >= height:
+        raise ImageRejected(f"box {list(box)} lies outside the {width}x{height} image")
+    left, top = min(max(0, round(x0)), width - 1), min(max(0, round(y0)), height - 1)
+    right, bottom = min(round(x1), width - 1), min(round(y1), height - 1)
+    if right <= left or bottom <= top:
+        raise ImageRejected(f"box {list(box)} is less than a pixel wide or high inside the {width}x{height} image")
+    return left, top, right, bottom
+
+
 def draw_boxes(prepared: PreparedImage, boxes: Sequence[tuple[float, float, float, float]]) -> PreparedImage:
     """A copy of the image with each box drawn as a red rectangle (as the M3IT paper does)."""
     with PILImage.open(io.BytesIO(prepared.data)) as source:
         img = source.convert("RGB")
     line = box_line_width(img.width, img.height)
     draw = ImageDraw.Draw(img)
-    for x0, y0, x1, y1 in boxes:
-        if x0 >= img.width or y0 >= img.height:
-            raise ImageRejected(f"box {[x0, y0, x1, y1]} lies outside the {img.width}x{img.height} image")
-        box = [round(x0), round(y0), min(round(x1), img.width - 1), min(round(y1), img.height - 1)]
-        draw.rectangle(box, outline=BOX_COLOUR, width=line)
+    for box in boxes:
+        draw.rectangle(pixel_box(box, img.width, img.height), outline=BOX_COLOUR, width=line)
     out = io.BytesIO()
     fmt = "JPEG" if prepared.format == "JPEG" else "PNG"
     img.save(out, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))

@@ -5,9 +5,19 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
-from pipeline.images import ImageRejected, ImageStore, PendingImage, inspect_image, prepare_image, store_image
+from pipeline.images import (
+    ImageRejected,
+    ImageStore,
+    PendingImage,
+    inspect_image,
+    prepare_image,
+    read_image_bytes,
+    store_image,
+)
 from pipeline.models import Image
 
 from .files import bomb_png, image_bytes
@@ -78,3 +88,23 @@ def test_image_store_uses_a_few_queries_per_batch(django_assert_max_num_queries)
     store.store([derived])
     row = Image.objects.get(sha256=derived.prepared.sha256)
     assert (row.derived_from_id, row.derivation) == (ids[source.sha256], {"boxes": [[1, 1, 2, 2]]})
+
+
+@pytest.mark.django_db
+def test_a_truncated_file_left_by_a_killed_worker_is_rewritten():
+    data = image_bytes((9, 90, 200), size=(50, 40))
+    prepared = prepare_image(data)
+    other = prepare_image(image_bytes((1, 2, 3), size=(50, 40)))
+    for name in (prepared.name, other.name):
+        if default_storage.exists(name):
+            default_storage.delete(name)
+    default_storage.save(prepared.name, ContentFile(data[:20]))  # the worker died after 20 bytes
+    image = store_image(data)
+    assert image.file.name == prepared.name
+    assert read_image_bytes(image) == data
+    # The batch store (imports) mends its files the same way.
+    default_storage.save(other.name, ContentFile(other.data[:-1]))
+    ImageStore().store([PendingImage(other)])
+    with default_storage.open(other.name, "rb") as handle:
+        assert handle.read() == other.data
+    assert default_storage.listdir(f"images/{other.sha256[:2]}")[1].count(f"{other.sha256}.png") == 1
