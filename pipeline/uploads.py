@@ -10,6 +10,7 @@ import shutil
 import stat
 import uuid
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -68,6 +69,14 @@ def unpack_zip(fileobj: IO[bytes], dest: Path) -> None:
                         out.write(chunk)
     except zipfile.BadZipFile as exc:
         raise ImportInputError(f"the upload is not a valid zip file: {exc}") from exc
+    except NotImplementedError as exc:  # zipfile: a compression method it cannot read
+        raise ImportInputError(
+            f"the zip uses a compression method that cannot be read ({exc}); use deflate or store"
+        ) from exc
+    except RuntimeError as exc:  # zipfile: an encrypted entry needs a password (after NotImplementedError, a subclass)
+        raise ImportInputError(f"the zip cannot be unpacked (encrypted entries are not supported): {exc}") from exc
+    except (zlib.error, EOFError, OSError) as exc:  # damaged compressed data
+        raise ImportInputError(f"the zip cannot be unpacked: {exc}") from exc
 
 
 def _single_top_folder(dest: Path) -> str:

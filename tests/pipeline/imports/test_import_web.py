@@ -282,3 +282,38 @@ def test_api_starts_imports_and_lists_samples(client, import_root, tasks, eager_
     assert [j["id"] for j in client.get("/api/imports/").json()["results"]] == sorted(
         Job.objects.values_list("id", flat=True)
     )
+
+
+def _patched_zip(data: bytes, *, flags: int = 0, method: int | None = None) -> bytes:
+    """The zip with `flags` set and the compression method replaced in every local and central header."""
+    out = bytearray(data)
+    for signature, flag_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        start = out.find(signature)
+        while start != -1:
+            old = int.from_bytes(out[start + flag_at : start + flag_at + 2], "little")
+            out[start + flag_at : start + flag_at + 2] = (old | flags).to_bytes(2, "little")
+            if method is not None:
+                out[start + method_at : start + method_at + 2] = method.to_bytes(2, "little")
+            start = out.find(signature, start + 4)
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"flags": 0x1}, "the zip cannot be unpacked (encrypted entries are not supported)"),
+        ({"method": 99}, "the zip uses a compression method that cannot be read"),
+    ],
+)
+def test_encrypted_or_unreadable_zip_is_refused_and_nothing_kept(
+    admin_client, import_root, tasks, tmp_path, patch, message
+):
+    upload = SimpleUploadedFile("vqa.zip", _patched_zip(_vqa_zip(tmp_path), **patch))
+    response = admin_client.post(
+        reverse("import-list"),
+        {"adapter": "vqa-v2", "task": "vqa-v2", "split": "val", "upload": upload, "max_rejected": 0},
+    )
+    assert response.status_code == 400
+    assert message in response.content.decode(), response.content.decode()[-3000:]
+    assert Job.objects.count() == 0 and Sample.objects.count() == 0
+    assert list((import_root / "uploads").iterdir()) == []
