@@ -80,7 +80,9 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                         {"role": f.role, "kind": f.kind, "default": f.default, "required": f.required, "help": f.help}
                         for f in adapter.files
                     ],
-                    "options": [{"name": o.name, "default": o.default, "help": o.help} for o in adapter.options],
+                    "options": [
+                        {"name": o.name, "default": o.default, "help": o.help, "kind": o.kind} for o in adapter.options
+                    ],
                 }
                 for adapter in ADAPTERS.values()
             ]

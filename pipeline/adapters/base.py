@@ -189,11 +189,55 @@ class FileSpec:
     required: bool = True
 
 
+OPTION_KINDS = ("str", "int", "bool", "json")
+TRUE_WORDS = {"true", "1", "yes", "on"}
+FALSE_WORDS = {"false", "0", "no", "off", ""}
+
+
 @dataclass(frozen=True)
 class OptionSpec:
+    """An adapter option. `kind` says how a given value is read: "str", "int", "bool" ("false", "0",
+    "no" are False) or "json" (any JSON value, as given)."""
+
     name: str
     default: Any
     help: str
+    kind: str = "str"
+
+    def __post_init__(self) -> None:
+        if self.kind not in OPTION_KINDS:
+            raise ValueError(f"option {self.name}: kind must be one of {', '.join(OPTION_KINDS)}")
+
+    def parse(self, value: Any) -> Any:
+        """The value as this option's kind; ImportInputError with a clear message when it is not one."""
+        if value is None:
+            return self.default
+        if self.kind == "json":
+            return value
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, int) and value in (0, 1):
+                return bool(value)
+            if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+                return value.strip().lower() in TRUE_WORDS
+            raise ImportInputError(f"option {self.name} must be true or false (or yes/no, 1/0), not {value!r}")
+        if self.kind == "int":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            if isinstance(value, str):
+                try:
+                    return int(value.strip())
+                except ValueError:
+                    pass
+            raise ImportInputError(f"option {self.name} must be a whole number, not {value!r}")
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)  # the command line reads "--option id_field=42" as the number 42
+        raise ImportInputError(f"option {self.name} must be text, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -218,13 +262,14 @@ class Adapter:
         raise NotImplementedError
 
     def option_values(self, given: dict[str, Any] | None) -> dict[str, Any]:
-        """Defaults overlaid with what was given; unknown option names are an input error."""
+        """Defaults overlaid with what was given, each read as its option's kind; unknown option names and
+        values of the wrong kind are input errors."""
         given = dict(given or {})
         known = {spec.name for spec in self.options}
         if unknown := sorted(set(given) - known):
             allowed = ", ".join(sorted(known)) or "none"
             raise ImportInputError(f"unknown option(s) for {self.name}: {', '.join(unknown)} (allowed: {allowed})")
-        return {spec.name: given.get(spec.name, spec.default) for spec in self.options}
+        return {spec.name: spec.parse(given.get(spec.name)) for spec in self.options}
 
     def source_files(self, root: Path, given: dict[str, str] | None) -> SourceFiles:
         """The roles with the given names or the defaults; an unknown role is an input error."""

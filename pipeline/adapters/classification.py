@@ -65,12 +65,12 @@ class ImageFolderAdapter(Adapter):
         FileSpec("labels", "txt", "mapping.txt", 'optional "<folder> <class name>" per line', required=False),
     )
     options = (
-        OptionSpec("num_options", 10, "number of lettered options (gold + distractors)"),
+        OptionSpec("num_options", 10, "number of lettered options (gold + distractors)", "int"),
         OptionSpec("question", "What is the main object in this image?", "the question before the options"),
     )
 
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
-        count = int(options["num_options"])
+        count: int = options["num_options"]
         if not 2 <= count <= len(LETTERS):
             raise ImportInputError(f"num_options must be between 2 and {len(LETTERS)}")
         root = source.folder("images")

@@ -59,8 +59,8 @@ class GenericAdapter(Adapter):
         OptionSpec("inputs_field", "inputs", "field with the inputs (question, options); may be absent"),
         OptionSpec("output_field", "output", "field with the answer, caption or label"),
         OptionSpec("meta_fields", "", "comma-separated fields to keep in meta; empty: all other fields"),
-        OptionSpec("video", False, "true when the image field holds a video path (8 frames are sampled)"),
-        OptionSpec("short_answers", False, "true when the outputs are short answers to paraphrase later"),
+        OptionSpec("video", False, "true when the image field holds a video path (8 frames are sampled)", "bool"),
+        OptionSpec("short_answers", False, "true when the outputs are short answers to paraphrase later", "bool"),
     )
 
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
@@ -108,5 +108,5 @@ class GenericAdapter(Adapter):
             output=str(values["output"]).strip(),
             meta={"source_dataset": "generic", **meta},
             where=where,
-            short_answer=bool(options["short_answers"]),
+            short_answer=options["short_answers"],
         )

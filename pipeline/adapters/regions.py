@@ -55,14 +55,14 @@ class RegionAdapter(Adapter):
     )
     options = (
         OptionSpec("box_format", "xyxy", '"xyxy" (corners) or "xywh" (COCO: corner, width, height)'),
-        OptionSpec("short_answers", False, "true when the outputs are short answers to paraphrase later"),
+        OptionSpec("short_answers", False, "true when the outputs are short answers to paraphrase later", "bool"),
     )
 
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
         box_format = options["box_format"]
         if box_format not in ("xyxy", "xywh"):
             raise ImportInputError(f'box_format must be "xyxy" or "xywh", not {box_format!r}')
-        short = bool(options["short_answers"])
+        short: bool = options["short_answers"]
         label = source.name("records")
         source.folder("images")
         for number, record, error in jsonl_lines(source.file("records"), label, source):

@@ -52,10 +52,10 @@ class VideoQAAdapter(Adapter):
         FileSpec("questions", "json", "train_qa.json", "the QA list of one split"),
         FileSpec("videos", "folder", "videos", "folder of video files"),
     )
-    options = (OptionSpec("frames", 8, "frames sampled uniformly per video"),)
+    options = (OptionSpec("frames", 8, "frames sampled uniformly per video", "int"),)
 
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
-        frames = int(options["frames"])
+        frames: int = options["frames"]
         if not 1 <= frames <= 32:
             raise ImportInputError("frames must be between 1 and 32")
         label = source.name("questions")

@@ -137,4 +137,6 @@ class Command(BaseCommand):
                     f"  --file {spec.role}=<{spec.kind}>  default {spec.default!r}{optional}: {spec.help}"
                 )
             for option in adapter.options:
-                self.stdout.write(f"  --option {option.name}=<value>  default {option.default!r}: {option.help}")
+                self.stdout.write(
+                    f"  --option {option.name}=<{option.kind}>  default {option.default!r}: {option.help}"
+                )
