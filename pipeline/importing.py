@@ -6,10 +6,13 @@ Two passes over the source, both streaming:
    a missing file, an unknown option) stop the import; rejected rows are counted and written to a
    CSV report. If more rows are rejected than the import allows (`max_rejected`, 0 by default),
    the import stops here: **bad input changes nothing**.
-2. **Write.** Rows are inserted in batches of `batch_size`, each batch in its own transaction
-   (samples, their images, their order). A batch first asks which of its source ids already exist
-   in the split (one query) and skips them, so re-importing is idempotent and an interrupted import
-   **resumes from its last committed batch** when it runs again.
+2. **Write.** Rows are inserted in batches of `batch_size` rows, each batch in its own transaction
+   (samples, their images, their order). A batch also ends once its new images pass
+   `IMPORT_BATCH_MAX_BYTES`, so memory stays bounded however large the images are. A row whose
+   media fail only now (a file changed since the check) is rejected and reported, not dropped.
+   A batch first asks which of its source ids already exist in the split (one query) and skips
+   them, so re-importing is idempotent and an interrupted import **resumes from its last committed
+   batch** when it runs again.
 
 Queries per batch, not per row: one for existing ids, two or three for images (ImageStore), one
 bulk insert of samples and one of their image links. Instructions are drawn from the task's pool,
@@ -41,6 +44,7 @@ from .adapters.base import (
     ImageData,
     ImageFile,
     ImportInputError,
+    Location,
     Media,
     Rejected,
     SourceFiles,
@@ -55,6 +59,10 @@ from .video import VideoRejected, sample_frames
 
 FIRST_REJECTED = 20
 SOURCE_ID_MAX = 255
+
+
+class RowMediaError(Exception):
+    """A row's media failed when they were stored; the message says why (the row is rejected)."""
 
 
 class ImportRejected(Exception):
@@ -87,12 +95,14 @@ class NoProgress:
 class RejectionReport:
     """Counts rejected rows, keeps the first few for the page, streams all of them to a CSV file."""
 
+    SPOOL_BYTES = 1 << 20
+
     def __init__(self) -> None:
         self.count = 0
         self.first: list[dict[str, Any]] = []
-        self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed in save()
-            max_size=1 << 20, mode="w+", newline="", encoding="utf-8"
-        )
+        # Binary, so save() can hand the file itself to the storage (which copies it in chunks).
+        self._raw = tempfile.SpooledTemporaryFile(max_size=self.SPOOL_BYTES, mode="w+b")  # noqa: SIM115 - closed in save()
+        self._file = io.TextIOWrapper(self._raw, encoding="utf-8", newline="")
         self._csv = csv.writer(self._file)
         self._csv.writerow(["file", "unit", "line", "source_id", "message"])
 
@@ -114,12 +124,15 @@ class RejectionReport:
         if not self.count:
             self._file.close()
             return None
-        self._file.seek(0)
-        data = io.BytesIO(self._file.read().encode("utf-8"))
-        self._file.close()
-        if default_storage.exists(name):
-            default_storage.delete(name)
-        return default_storage.save(name, File(data, name=Path(name).name))
+        self._file.flush()
+        raw = self._file.detach()
+        try:
+            raw.seek(0)
+            if default_storage.exists(name):
+                default_storage.delete(name)
+            return default_storage.save(name, File(raw, name=Path(name).name))
+        finally:
+            raw.close()
 
 
 # ---- media: checked in pass 1, stored in pass 2 ----------------------------------------------
@@ -167,15 +180,18 @@ class MediaChecker:
     def _check(self, item: Media) -> str | None:
         try:
             if isinstance(item, VideoFile):
-                sample_frames(_video_path(self.source, item.path), item.frames)
+                for number, frame in enumerate(sample_frames(_video_path(self.source, item.path), item.frames), 1):
+                    try:
+                        prepare_image(frame)  # the frames are stored as images: the same limits apply
+                    except ImageRejected as exc:
+                        raise VideoRejected(f"frame {number}: {exc}") from exc
                 return None
             data = item.data if isinstance(item, ImageData) else _read_file(self.source, item.path)
             prepared = prepare_image(data)
             if item.boxes:
                 draw_boxes(prepared, item.boxes)
-        except (ImageRejected, VideoRejected) as exc:
-            where = f"{item.path}: " if isinstance(item, ImageFile | VideoFile) else ""
-            return f"{where}{exc}"
+        except Exception as exc:
+            return media_problem(item, exc)
         return None
 
 
@@ -188,9 +204,11 @@ class MediaResolver:
         self.max_cached = max_cached
         self.keys: dict[Any, list[str]] = {}
         self.pending: dict[str, PendingImage] = {}
+        self.pending_bytes = 0
 
     def begin_batch(self) -> None:
         self.pending = {}
+        self.pending_bytes = 0
         if len(self.keys) >= self.max_cached:
             self.keys.clear()
             self.store.ids.clear()
@@ -200,9 +218,13 @@ class MediaResolver:
         self.store.ids.clear()
 
     def resolve(self, media: list[Media]) -> list[str]:
+        """sha256 of every image of the row; raises RowMediaError (with the message) when one fails."""
         shas: list[str] = []
         for item in media:
-            shas.extend(self._resolve(item))
+            try:
+                shas.extend(self._resolve(item))
+            except Exception as exc:
+                raise RowMediaError(media_problem(item, exc)) from exc
         return shas
 
     def _resolve(self, item: Media) -> list[str]:
@@ -233,6 +255,7 @@ class MediaResolver:
     def _add(self, prepared: PreparedImage, derived_from: str | None = None, derivation: dict | None = None) -> str:
         if prepared.sha256 not in self.store.ids and prepared.sha256 not in self.pending:
             self.pending[prepared.sha256] = PendingImage(prepared, derived_from, derivation or {})
+            self.pending_bytes += len(prepared.data)
         return prepared.sha256
 
     def flush(self) -> dict[str, int]:
@@ -240,7 +263,16 @@ class MediaResolver:
         if self.pending:
             self.store.store(list(self.pending.values()))
         self.pending = {}
+        self.pending_bytes = 0
         return self.store.ids
+
+
+def media_problem(item: Media, exc: Exception) -> str:
+    """The message of a rejected row's media; errors we did not expect say what they were."""
+    where = f"{item.path}: " if isinstance(item, ImageFile | VideoFile) else ""
+    if isinstance(exc, ImageRejected | VideoRejected):
+        return f"{where}{exc}"
+    return f"{where}unexpected error ({type(exc).__name__}): {exc}"
 
 
 def _video_path(source: SourceFiles, relative: str) -> Path:
@@ -274,6 +306,14 @@ def draft_problem(draft: Draft) -> str | None:
 
 
 @dataclass
+class BatchResult:
+    consumed: int  # rows of the batch handled (the rest goes into the next transaction)
+    created: int
+    skipped: int
+    rejected: list[Rejected]
+
+
+@dataclass
 class ImportOutcome:
     records: int = 0
     accepted: int = 0
@@ -301,6 +341,7 @@ class Importer:
     options: dict[str, Any] = field(default_factory=dict)
     max_rejected: int = 0
     batch_size: int = 0
+    batch_max_bytes: int = 0  # a batch also ends when its new images pass this many bytes
     job: Job | None = None
     progress: ProgressSink = field(default_factory=NoProgress)
     report_name: str = ""
@@ -311,7 +352,11 @@ class Importer:
             raise ImportInputError(f"unknown split {self.split!r}; use one of {', '.join(Split.values)}")
         self.options = self.adapter.option_values(self.options)
         self.batch_size = self.batch_size or settings.IMPORT_BATCH_SIZE
+        self.batch_max_bytes = self.batch_max_bytes or settings.IMPORT_BATCH_MAX_BYTES
         self.target = Target(self.task.slug, self.split)
+        # Rows whose media the check pass rejected (at most max_rejected of them): the write pass skips
+        # them without counting them twice.
+        self._media_rejected: set[Location] = set()
 
     def run(self) -> ImportOutcome:
         started = time.monotonic()
@@ -320,9 +365,10 @@ class Importer:
         report = RejectionReport()
         self._check(outcome, report)
         outcome.check_seconds = round(time.monotonic() - started, 3)
-        outcome.report = report.save(self.report_name or f"imports/reports/{self.task.slug}-{self.split}.csv")
-        outcome.first_rejected = report.first
+        report_name = self.report_name or f"imports/reports/{self.task.slug}-{self.split}.csv"
         if outcome.rejected > self.max_rejected:
+            outcome.report = report.save(report_name)
+            outcome.first_rejected = report.first
             first = report.first[0]
             message = (
                 f"{outcome.rejected} of {outcome.records} rows rejected (allowed: {self.max_rejected}); "
@@ -330,7 +376,9 @@ class Importer:
             )
             outcome.seconds = round(time.monotonic() - started, 3)
             raise ImportRejected(message, outcome.as_dict())
-        self._write(outcome)
+        self._write(outcome, report)
+        outcome.report = report.save(report_name)
+        outcome.first_rejected = report.first
         outcome.seconds = round(time.monotonic() - started, 3)
         self.progress.update(
             message=f"{outcome.created} created, {outcome.skipped} skipped as duplicates, {outcome.rejected} rejected",
@@ -345,7 +393,11 @@ class Importer:
             if isinstance(row, Rejected):
                 on_rejected(row)
                 continue
-            problem = draft_problem(row) or (checker.problem(row.media) if checker else None)
+            problem = draft_problem(row)
+            if problem is None and checker is not None:
+                problem = checker.problem(row.media)
+                if problem:
+                    self._media_rejected.add(row.where)
             if problem:
                 on_rejected(Rejected(row.where, problem, row.source_id))
                 continue
@@ -385,7 +437,7 @@ class Importer:
         )
 
     # pass 2
-    def _write(self, outcome: ImportOutcome) -> None:
+    def _write(self, outcome: ImportOutcome, report: RejectionReport) -> None:
         pool = list(Instruction.objects.filter(task=self.task))
         by_text = {instruction.normalized: instruction for instruction in pool}
         store = ImageStore()
@@ -396,46 +448,59 @@ class Importer:
         for draft in self._valid_drafts(None, lambda row: None):
             batch.append(draft)
             if len(batch) >= self.batch_size:
-                number += 1
-                self._write_batch(batch, resolver, pool, by_text, outcome, number)
+                number = self._write_rows(batch, resolver, pool, by_text, outcome, report, number)
                 batch = []
         if batch:
-            number += 1
-            self._write_batch(batch, resolver, pool, by_text, outcome, number)
+            number = self._write_rows(batch, resolver, pool, by_text, outcome, report, number)
         outcome.images_stored = store.stored
 
-    def _write_batch(
+    def _write_rows(
         self,
         drafts: list[Draft],
         resolver: MediaResolver,
         pool: list[Instruction],
         by_text: dict[str, Instruction],
         outcome: ImportOutcome,
+        report: RejectionReport,
         number: int,
-    ) -> None:
-        for attempt in range(3):
-            try:
-                created, skipped = self._insert(drafts, resolver, pool, by_text)
-                break
-            except IntegrityError:
-                resolver.forget()  # ids of images stored in the rolled-back transaction are void
-                if attempt == 2:  # pragma: no cover - only under sustained concurrent imports of one split
-                    raise
-        outcome.created += created
-        outcome.skipped += skipped
-        self.progress.update(
-            done=outcome.created + outcome.skipped,
-            message=f"Importing: batch {number}",
-            created=outcome.created,
-            skipped=outcome.skipped,
-            rejected=outcome.rejected,
-        )
-        if self.after_batch:
-            self.after_batch(number)
+    ) -> int:
+        """Commit `drafts` in one batch or, when their images pass batch_max_bytes, in several.
+        Returns the number of the last committed batch."""
+        start = 0
+        while start < len(drafts):
+            for attempt in range(3):
+                try:
+                    done = self._insert(drafts[start:], resolver, pool, by_text)
+                    break
+                except IntegrityError:
+                    resolver.forget()  # ids of images stored in the rolled-back transaction are void
+                    if attempt == 2:  # pragma: no cover - only under sustained concurrent imports of one split
+                        raise
+            start += done.consumed
+            number += 1
+            outcome.created += done.created
+            outcome.skipped += done.skipped
+            for row in done.rejected:  # media that failed only now (changed since the check pass)
+                report.add(row)
+                outcome.rejected += 1
+                outcome.accepted -= 1
+            self.progress.update(
+                done=outcome.created + outcome.skipped,
+                total=outcome.accepted,
+                message=f"Importing: batch {number}",
+                created=outcome.created,
+                skipped=outcome.skipped,
+                rejected=outcome.rejected,
+            )
+            if self.after_batch:
+                self.after_batch(number)
+        return number
 
     def _insert(
         self, drafts: list[Draft], resolver: MediaResolver, pool: list[Instruction], by_text: dict[str, Instruction]
-    ) -> tuple[int, int]:
+    ) -> BatchResult:
+        """Insert the first rows of `drafts` in one transaction: all of them, or those whose new images
+        reach batch_max_bytes. Nothing is counted or reported until the transaction has committed."""
         ids = [d.source_id for d in drafts]
         existing = set(
             Sample.objects.filter(task=self.task, split=self.split, source_id__in=ids).values_list(
@@ -445,20 +510,26 @@ class Importer:
         resolver.begin_batch()
         new: list[Draft] = []
         media: list[list[str]] = []
-        duplicates = 0
+        rejected: list[Rejected] = []
+        duplicates = consumed = 0
         for draft in drafts:
+            consumed += 1
             if draft.source_id in existing:
                 duplicates += 1
                 continue
             try:
                 shas = resolver.resolve(draft.media)
-            except (ImageRejected, VideoRejected):
-                continue  # rejected (and counted) in the check pass
+            except RowMediaError as exc:
+                if draft.where not in self._media_rejected:  # else already counted in the check pass
+                    rejected.append(Rejected(draft.where, str(exc), draft.source_id))
+                continue
             existing.add(draft.source_id)  # a repeated id inside the file counts as a duplicate too
             new.append(draft)
             media.append(shas)
+            if resolver.pending_bytes >= self.batch_max_bytes:
+                break  # the rest goes into the next batch: memory stays bounded by bytes, not only rows
         if not new:
-            return 0, duplicates
+            return BatchResult(consumed, 0, duplicates, rejected)
         with transaction.atomic():
             image_ids = resolver.flush()
             samples = [self._sample(draft, pool, by_text) for draft in new]
@@ -473,7 +544,7 @@ class Importer:
             TaskSplit.objects.filter(task=self.task, split=self.split).reopen_approved(
                 f"Reopened for review: import job #{self.job.pk if self.job else '-'} added samples after approval."
             )
-        return len(new), duplicates
+        return BatchResult(consumed, len(new), duplicates, rejected)
 
     def _sample(self, draft: Draft, pool: list[Instruction], by_text: dict[str, Instruction]) -> Sample:
         meta = dict(draft.meta)
