@@ -106,14 +106,19 @@ class Row:
 
 
 def _export_request(w: World) -> dict[str, Any]:
-    """Approve task A's train split (one sample) and ask for it."""
+    """Approve task A's train split (one sample with an instruction) and ask for it."""
     from annotator.models import TaskSplit
+    from pipeline.models import Sample
 
-    from .factories import SampleFactory
+    from .factories import InstructionFactory, SampleFactory
 
     if "sample" not in w.extra:
         w.extra["sample"] = SampleFactory(task=w.task_a, split="train")
-        TaskSplit.objects.filter(task=w.task_a, split="train").update(qc_status="approved")
+    if w.extra["sample"].instruction_id is None:  # an export leaves out samples without an instruction
+        instruction = w.extra.get("instruction") or InstructionFactory(task=w.task_a, author=w.users["annotator"])
+        Sample.objects.filter(pk=w.extra["sample"].pk).update(instruction=instruction)
+        w.extra["sample"].instruction = instruction
+    TaskSplit.objects.filter(task=w.task_a, split="train").update(qc_status="approved")
     return {"tasks": [w.task_a.slug], "splits": ["train"]}
 
 
