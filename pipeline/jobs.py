@@ -10,7 +10,10 @@ one conditional UPDATE (queued, or running with a stale heartbeat), so a redeliv
 second worker never runs the same job twice at once; a heartbeat thread keeps the claim alive.
 Bodies must be resumable (skip what an earlier attempt already committed): after a killed
 worker the job is claimed again, by redelivery (acks_late) or by `requeue_stale_jobs`, which
-every worker runs when it starts.
+every worker runs when it starts. A redelivered message that finds the job still running (its
+holder died a moment ago, heartbeat still fresh) is sent again for when the heartbeat will be
+stale, so the job is not left running forever. Every write of a claimed attempt names the attempt
+number, so a worker whose claim was taken over (a zombie) cannot overwrite the new owner's state.
 """
 
 from __future__ import annotations
@@ -44,11 +47,16 @@ class JobCancelled(Exception):
     """Raised inside a job body when an admin asked to cancel it."""
 
 
+class JobLost(Exception):
+    """Raised inside a job body whose claim another worker took over: it must stop writing."""
+
+
 class Progress:
     """Throttled progress writer: at most one UPDATE per JOB_PROGRESS_MIN_INTERVAL seconds."""
 
     def __init__(self, job: Job, min_interval: float | None = None) -> None:
         self.job = job
+        self.attempt = job.attempts  # the claim this writer belongs to
         self.done = job.done
         self.total = job.total
         self.counters: dict[str, Any] = dict(job.counters or {})
@@ -89,9 +97,9 @@ class Progress:
         if not force and now - self._last_write < self.min_interval:
             return
         self._last_write = now
-        # One UPDATE writes the progress and notices a cancellation: it matches no row once an
-        # admin asked to cancel (or the row is gone).
-        written = Job.objects.filter(pk=self.job.pk, cancel_requested=False).update(
+        # One UPDATE writes the progress and notices a cancellation or a lost claim: it matches no
+        # row once an admin asked to cancel, another worker claimed the job again, or the row is gone.
+        written = Job.objects.filter(pk=self.job.pk, attempts=self.attempt, cancel_requested=False).update(
             done=self.done,
             total=self.total,
             counters=self.counters,
@@ -99,22 +107,39 @@ class Progress:
             heartbeat_at=timezone.now(),
         )
         if not written:
-            raise JobCancelled()
+            self._stopped()
+
+    def write_counters(self) -> None:
+        """Write the counters now (e.g. inside the caller's transaction, with what they record)."""
+        if not Job.objects.filter(pk=self.job.pk, attempts=self.attempt).update(counters=self.counters):
+            raise JobLost()
+
+    def _stopped(self) -> None:
+        if Job.objects.filter(pk=self.job.pk).exclude(attempts=self.attempt).exists():
+            raise JobLost()
+        raise JobCancelled()
 
 
 class _Heartbeat(threading.Thread):
     """Keeps a claimed job's heartbeat fresh while its body runs, even between progress writes."""
 
-    def __init__(self, job_id: int, interval: float) -> None:
+    def __init__(self, job_id: int, attempt: int, interval: float) -> None:
         super().__init__(daemon=True, name=f"job-{job_id}-heartbeat")
         self.job_id = job_id
+        self.attempt = attempt
         self.interval = interval
         self.stopped = threading.Event()
 
     def run(self) -> None:
         try:
             while not self.stopped.wait(self.interval):
-                Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(heartbeat_at=timezone.now())
+                try:
+                    Job.objects.filter(pk=self.job_id, attempts=self.attempt, status=JobStatus.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception:  # a database hiccup must not end the heartbeat: reconnect next time
+                    log.warning("job %s: heartbeat write failed", self.job_id, exc_info=True)
+                    connection.close()
         finally:
             connection.close()
 
@@ -138,10 +163,11 @@ def claim_job(job_id: int) -> Job | None:
     return Job.objects.get(pk=job_id)
 
 
-def _finish(job_id: int, status: str, **fields: Any) -> None:
-    """Record the outcome, unless the job stopped running meanwhile (cancelled as stale)."""
+def _finish(job_id: int, attempt: int, status: str, **fields: Any) -> None:
+    """Record the outcome, unless the job stopped running meanwhile (cancelled as stale) or another
+    worker claimed it again (this attempt was taken for dead)."""
     now = timezone.now()
-    Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
+    Job.objects.filter(pk=job_id, attempts=attempt, status=JobStatus.RUNNING).update(
         status=status, finished_at=now, heartbeat_at=now, **fields
     )
 
@@ -152,19 +178,26 @@ def run_job(job_id: int, body: JobBody) -> str | None:
     if job is None:
         log.info("job %s not claimed (finished, cancelled or held by a live worker)", job_id)
         return None
-    heartbeat = _Heartbeat(job_id, max(1.0, settings.JOB_STALE_AFTER_SECONDS / 4))
+    attempt = job.attempts
+    heartbeat = _Heartbeat(job_id, attempt, max(1.0, settings.JOB_STALE_AFTER_SECONDS / 4))
     heartbeat.start()
     progress = Progress(job)
     try:
         result = body(job, progress) or {}
+    except JobLost:
+        log.warning("job %s: attempt %s was taken over by another worker; it stops", job_id, attempt)
+        return None
     except JobCancelled:
-        _finish(job_id, JobStatus.CANCELLED, done=progress.done, counters=progress.counters, message="Cancelled.")
+        _finish(
+            job_id, attempt, JobStatus.CANCELLED, done=progress.done, counters=progress.counters, message="Cancelled."
+        )
         return JobStatus.CANCELLED
     except Exception as exc:  # the job records any failure; the worker itself carries on
         log.exception("job %s failed", job_id)
         error = f"{type(exc).__name__}: {exc}"
         _finish(
             job_id,
+            attempt,
             JobStatus.FAILED,
             done=progress.done,
             counters=progress.counters,
@@ -178,6 +211,7 @@ def run_job(job_id: int, body: JobBody) -> str | None:
     done = progress.total if progress.total is not None else progress.done
     _finish(
         job_id,
+        attempt,
         JobStatus.SUCCEEDED,
         done=max(done, progress.done),
         total=progress.total if progress.total is not None else max(done, progress.done),
@@ -203,7 +237,10 @@ def job_task(*, queue: str = "default", **celery_options: Any) -> Callable[[JobB
             **celery_options,
         )
         def run(job_id: int) -> str | None:
-            return run_job(job_id, body)
+            outcome = run_job(job_id, body)
+            if outcome is None:
+                resend_if_held(job_id)
+            return outcome
 
         run.body = body
         run.__doc__ = body.__doc__
@@ -238,10 +275,26 @@ def start_job(
     return job
 
 
-def send_job(job: Job) -> None:
+def send_job(job: Job, countdown: float | None = None) -> None:
     """Put a job's message on its queue (again). Safe to repeat: only one claim can win."""
     task = symbol_by_name(job.task_name)  # task names are "<module>.<function>" (job_task)
-    task.apply_async(args=[job.pk], queue=job.queue, task_id=job.celery_task_id)
+    task.apply_async(args=[job.pk], queue=job.queue, task_id=job.celery_task_id, countdown=countdown)
+
+
+def resend_if_held(job_id: int) -> bool:
+    """A message that could not claim a running job (its holder may have died a moment ago, its
+    heartbeat still fresh) is sent again for when that heartbeat would be stale: then it claims the
+    job if the holder is gone, or finds it finished and is dropped. Without this, a redelivery after a
+    killed pool process would be acked and lost while the job stays "running"."""
+    job = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, cancel_requested=False).first()
+    if job is None:
+        return False
+    task = symbol_by_name(job.task_name)
+    if task.app.conf.task_always_eager:  # in-process: sending again would run it again right here
+        return False
+    log.info("job %s is held by another claim; checking again in %ss", job_id, settings.JOB_STALE_AFTER_SECONDS)
+    send_job(job, countdown=settings.JOB_STALE_AFTER_SECONDS + 1)
+    return True
 
 
 def request_cancel(job: Job) -> None:
