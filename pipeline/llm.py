@@ -258,19 +258,16 @@ def stream_results(
         nonlocal main
         main = asyncio.current_task()
         runner = ChatRunner(config, client_factory() if client_factory else None)
-        try:
-            await runner.run(requests, results.put)
-        finally:
-            results.put(_DONE)
+        await runner.run(requests, results.put)
 
     def target() -> None:
         try:
             loop.run_until_complete(go())
         except BaseException as exc:  # cancelled by the consumer, or a bug: hand it over
             results.put(exc)
-            results.put(_DONE)
         finally:
             loop.close()
+            results.put(_DONE)  # last: the consumer stops reading here, so an error must come before it
 
     thread = threading.Thread(target=target, name="llm-runner", daemon=True)
     thread.start()

@@ -91,3 +91,19 @@ def test_requests_in_flight_never_exceed_the_bound(concurrency):
     assert len(results) == 12 and all(r.ok for r in results)
     assert server.max_in_flight == concurrency
     assert sorted(r.key for r in results) == sorted(f"q{i}" for i in range(12))
+
+
+class _BrokenClient:
+    """A client that cannot even open (what a bug or a broken transport looks like to the runner)."""
+
+    async def __aenter__(self):
+        raise RuntimeError("transport broke")
+
+    async def __aexit__(self, *exc_info):
+        return None
+
+
+def test_an_error_in_the_runner_reaches_the_consumer():
+    config = LLMConfig(api_key="test-key", base_url="http://127.0.0.1:9/v1", model="fake-model")
+    with pytest.raises(RuntimeError, match="transport broke"):
+        list(stream_results(config, _requests("What flies?"), client_factory=_BrokenClient))
