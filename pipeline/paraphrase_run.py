@@ -14,7 +14,6 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -26,13 +25,14 @@ from django.utils import timezone
 from annotator.models import TaskSplit
 
 from . import paraphrase
-from .jobs import JobCancelled, Progress, request_cancel, run_job, start_job
+from .jobs import JobCancelled, JobLost, Progress, request_cancel, run_job, start_job
 from .llm import ChatRequest, ChatResult, LLMConfig, stream_results
 from .models import Job, JobKind, JobStatus, ParaphraseBudget, ParaphraseCache, ParaphraseState, Sample
 
 COUNTERS = ("accepted", "fallback", "failed", "cached", "requests", "retries", "tokens_in", "tokens_out")
 WRITE_EVERY_SECONDS = 0.25
 WRITE_EVERY_RESULTS = 50
+RESERVED = "reserved_micro_usd"  # a chunk job's counter: budget it holds reserved and has not settled yet
 
 
 # --- selection and estimate -------------------------------------------------------------------
@@ -120,18 +120,23 @@ def start_paraphrase(
     if budget_usd is not None and budget_usd < 0:
         raise ValueError("The budget cannot be negative.")
     labels = {f"{ts.task.slug}/{ts.split}" for ts in task_splits}
-    busy = (
-        Job.objects.filter(kind=JobKind.PARAPHRASE).exclude(status__in=Job.TERMINAL).exclude(params__has_key="parent")
-    )
-    for other in busy.only("id", "params"):
-        overlap = labels & set(other.params.get("splits", []))
-        if overlap:
-            raise ValueError(
-                f"Job #{other.pk} is already paraphrasing {', '.join(sorted(overlap))}: wait for it or cancel it."
-            )
-    plan = estimate(task_splits, retry_request_failures)
     tasks = {ts.task for ts in task_splits}
     with transaction.atomic():
+        # The split rows are locked while we look for a running job and create ours, so two admins
+        # starting at the same moment cannot both pass the check: the second waits, then sees the first.
+        list(TaskSplit.objects.select_for_update().filter(pk__in=[ts.pk for ts in task_splits]).order_by("pk"))
+        busy = (
+            Job.objects.filter(kind=JobKind.PARAPHRASE)
+            .exclude(status__in=Job.TERMINAL)
+            .exclude(params__has_key="parent")
+        )
+        for other in busy.only("id", "params"):
+            overlap = labels & set(other.params.get("splits", []))
+            if overlap:
+                raise ValueError(
+                    f"Job #{other.pk} is already paraphrasing {', '.join(sorted(overlap))}: wait for it or cancel it."
+                )
+        plan = estimate(task_splits, retry_request_failures)
         job = start_job(
             JobKind.PARAPHRASE,
             paraphrase_answers,
@@ -231,8 +236,6 @@ def run_parent(job: Job, progress: Progress) -> dict[str, Any]:
     """Fan out chunks, work through any nobody has claimed, and follow the rest to the end."""
     from .tasks import paraphrase_chunk
 
-    if job.attempts > 1:
-        _release_stale_reservations(job)
     chunks = _fan_out(job)
     total = sum(chunk.total or 0 for chunk in chunks)
     template_only = job.params.get("template_only")
@@ -284,13 +287,6 @@ def _report(job: Job, progress: Progress, total: int, note: str, force: bool = F
     return summary
 
 
-def _release_stale_reservations(job: Job) -> None:
-    """After a crash, reservations of chunks that died are forgotten (no chunk is running any more)."""
-    fresh = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_SECONDS)
-    if not chunks_of(job).filter(status=JobStatus.RUNNING, heartbeat_at__gte=fresh).exists():
-        ParaphraseBudget.objects.filter(job=job).update(reserved_micro_usd=0)
-
-
 # --- one chunk -----------------------------------------------------------------------------------
 
 
@@ -303,7 +299,27 @@ def run_chunk(job: Job, progress: Progress) -> dict[str, Any]:
     if parent.params.get("template_only"):
         overrides["api_key"] = ""
     config = LLMConfig.from_settings(**overrides)
-    return process_chunk(job.params["sample_ids"], parent=parent, config=config, progress=progress)
+    # What an earlier attempt of this chunk reserved and never settled (its worker died) is given back
+    # first; so is what this attempt leaves reserved when it stops on an error or a cancel.
+    _release_reservation(parent, progress)
+    try:
+        return process_chunk(job.params["sample_ids"], parent=parent, config=config, progress=progress)
+    except JobLost:
+        raise  # another worker owns the chunk now, and its reservation
+    except BaseException:
+        _release_reservation(parent, progress)
+        raise
+
+
+def _release_reservation(parent: Job, progress: Progress) -> None:
+    """Give back the budget this chunk holds reserved (its RESERVED counter), in one transaction."""
+    held = int(progress.counters.get(RESERVED) or 0)
+    if not held:
+        return
+    with transaction.atomic():
+        progress.counters[RESERVED] = 0
+        progress.write_counters()
+        ParaphraseBudget.objects.filter(job=parent).update(reserved_micro_usd=F("reserved_micro_usd") - held)
 
 
 @dataclass
@@ -381,6 +397,24 @@ class _Writer:
         sample.updated_at = timezone.now()
         self.samples.append(sample)
         self.deltas[str(state)] += 1
+        if provenance.get("cached"):
+            self.deltas["cached"] += 1
+
+    def _keep_still_pending(self) -> None:
+        """Drop the samples that stopped being pending since they were read (another job or a QC
+        correction wrote them): their new state is kept, and they are not counted here."""
+        ids = [sample.pk for sample in self.samples]
+        pending = set(
+            Sample.objects.select_for_update()
+            .filter(pk__in=ids, paraphrase_state=ParaphraseState.PENDING)
+            .values_list("pk", flat=True)
+        )
+        for sample in self.samples:
+            if sample.pk not in pending:
+                self.deltas[str(sample.paraphrase_state)] -= 1
+                if (sample.paraphrase or {}).get("cached"):
+                    self.deltas["cached"] -= 1
+        self.samples = [sample for sample in self.samples if sample.pk in pending]
 
     def due(self) -> bool:
         return len(self.samples) >= WRITE_EVERY_RESULTS or time.monotonic() - self.last >= WRITE_EVERY_SECONDS
@@ -392,6 +426,7 @@ class _Writer:
         with transaction.atomic():
             if self.cache_rows:
                 ParaphraseCache.objects.bulk_create(self.cache_rows, ignore_conflicts=True)
+            self._keep_still_pending()
             Sample.objects.bulk_update(self.samples, ["paraphrase_state", "outputs", "paraphrase", "updated_at"])
             for task_id, split in {(sample.task_id, sample.split) for sample in self.samples}:
                 TaskSplit.objects.filter(task_id=task_id, split=split).reopen_approved(
@@ -402,13 +437,17 @@ class _Writer:
                     spent_micro_usd=F("spent_micro_usd") + self.spent,
                     reserved_micro_usd=F("reserved_micro_usd") - self.released,
                 )
+            if self.released:
+                self.progress.counters[RESERVED] = int(self.progress.counters.get(RESERVED) or 0) - self.released
+                self.progress.write_counters()
         self.progress.add(len(self.samples), cost_usd=self.cost_usd, **self.deltas)
         self.samples, self.cache_rows, self.spent, self.released = [], [], 0, 0
         self.deltas, self.cost_usd = defaultdict(int), 0.0
 
 
-def _reserve(parent: Job, wanted: list[int]) -> int:
-    """Reserve budget for as many requests (in order) as it allows; returns how many."""
+def _reserve(parent: Job, wanted: list[int], progress: Progress) -> int:
+    """Reserve budget for as many requests (in order) as it allows; returns how many. The chunk
+    records what it holds in the same transaction, so a later attempt can give it back."""
     with transaction.atomic():
         budget, _ = ParaphraseBudget.objects.select_for_update().get_or_create(job=parent)
         if budget.limit_micro_usd is None:
@@ -423,6 +462,9 @@ def _reserve(parent: Job, wanted: list[int]) -> int:
                 amount += cost
                 taken += 1
         ParaphraseBudget.objects.filter(pk=budget.pk).update(reserved_micro_usd=F("reserved_micro_usd") + amount)
+        if amount:
+            progress.counters[RESERVED] = int(progress.counters.get(RESERVED) or 0) + amount
+            progress.write_counters()
     return taken
 
 
@@ -459,7 +501,6 @@ def process_chunk(sample_ids: list[int], *, parent: Job, config: LLMConfig, prog
             info = {"cached": True, "tokens_in": row.tokens_in, "tokens_out": row.tokens_out, "attempts": 0,
                     "raw": row.response, "response": row.response}  # fmt: skip
             writer.add(item, state, output, _provenance(base, verdict.reason, **info))
-            writer.deltas["cached"] += 1
     writer.flush()
 
     # The rest costs money: reserve the worst case (an upper bound of the prompt's tokens and the whole
@@ -472,7 +513,7 @@ def process_chunk(sample_ids: list[int], *, parent: Job, config: LLMConfig, prog
         worst[key] = price_micro_usd(paraphrase.max_prompt_tokens(messages), config.max_tokens)
         estimated = paraphrase.estimate_prompt_tokens(len(first.question), len(first.answer)) + config.max_tokens
         requests.append(ChatRequest(key=key, messages=messages, estimated_tokens=estimated))
-    affordable = _reserve(parent, [worst[request.key] for request in requests])
+    affordable = _reserve(parent, [worst[request.key] for request in requests], progress)
     over_budget = [request.key for request in requests[affordable:]]
     requests = requests[:affordable]
     for result in stream_results(config, requests) if requests else ():
@@ -531,8 +572,6 @@ def _apply_result(result: ChatResult, items: list[_Item], base: dict[str, Any], 
             **common,
         )
         writer.add(item, state, output, info)
-        if not paid:
-            writer.deltas["cached"] += 1
 
 
 def _provenance(base: dict[str, Any], reason: str, **fields: Any) -> dict[str, Any]:
