@@ -37,17 +37,10 @@ class SplitToReview:
 
 
 def splits_to_review(user: Any) -> tuple[list[SplitToReview], int]:
-    """Splits of this reviewer's tasks that have samples and are not decided yet, and how many are empty."""
-    splits = list(
-        TaskSplit.objects.filter(task__reviewer=user, qc_status__in=[QCStatus.PENDING, QCStatus.IN_REVIEW])
-        .select_related("task")
-        .order_by("task__slug", "split")
-    )
-    counts = {
-        (row["task_id"], row["split"]): row["n"]
-        for row in Sample.objects.filter(task__reviewer=user).values("task_id", "split").annotate(n=Count("id"))
-    }
-    waiting = [SplitToReview(s, counts[(s.task_id, s.split)]) for s in splits if counts.get((s.task_id, s.split))]
+    """The reviewer's queue (TaskSplit.objects.review_queue, shared with QC's queue) with samples,
+    and how many of their splits have none yet."""
+    splits = list(TaskSplit.objects.review_queue(user))
+    waiting = [SplitToReview(s, s.sample_count) for s in splits if s.sample_count]
     return waiting, len(splits) - len(waiting)
 
 

@@ -541,8 +541,8 @@ class Importer:
                     for position, sha in enumerate(shas)
                 ]
             )
-            TaskSplit.objects.filter(task=self.task, split=self.split).reopen_approved(
-                f"Reopened for review: import job #{self.job.pk if self.job else '-'} added samples after approval."
+            TaskSplit.objects.filter(task=self.task, split=self.split).reopen_for_review(
+                f"Reopened for review: import job #{self.job.pk if self.job else '-'} added samples since QC saw it."
             )
         return BatchResult(consumed, len(new), duplicates, rejected)
 

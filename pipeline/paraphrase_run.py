@@ -27,7 +27,7 @@ from annotator.models import TaskSplit
 from . import paraphrase
 from .jobs import JobCancelled, JobLost, Progress, request_cancel, run_job, start_job
 from .llm import ChatRequest, ChatResult, LLMConfig, stream_results
-from .models import Job, JobKind, JobStatus, ParaphraseBudget, ParaphraseCache, ParaphraseState, Sample
+from .models import Job, JobKind, JobStatus, ParaphraseBudget, ParaphraseCache, ParaphraseState, Sample, SampleQCState
 
 COUNTERS = ("accepted", "fallback", "failed", "cached", "requests", "retries", "tokens_in", "tokens_out")
 WRITE_EVERY_SECONDS = 0.25
@@ -60,11 +60,20 @@ def samples_of(task_splits: Iterable[TaskSplit]) -> QuerySet[Sample]:
     return Sample.objects.filter(query)
 
 
-def pending_samples(task_splits: Iterable[TaskSplit], retry_request_failures: bool = False) -> QuerySet[Sample]:
+# A reviewer's correction is the last word on a sample's outputs: paraphrasing never rewrites it.
+CORRECTED_BY_QC = Q(qc_state=SampleQCState.CORRECTED)
+
+
+def _waiting(task_splits: Iterable[TaskSplit], retry_request_failures: bool) -> QuerySet[Sample]:
     states = Q(paraphrase_state=ParaphraseState.PENDING)
     if retry_request_failures:
         states |= Q(paraphrase_state=ParaphraseState.FALLBACK, paraphrase__reason=paraphrase.Reason.REQUEST_FAILED)
     return samples_of(task_splits).filter(states)
+
+
+def pending_samples(task_splits: Iterable[TaskSplit], retry_request_failures: bool = False) -> QuerySet[Sample]:
+    """The samples a run would paraphrase: waiting ones, except those a reviewer corrected."""
+    return _waiting(task_splits, retry_request_failures).exclude(CORRECTED_BY_QC)
 
 
 def price_micro_usd(tokens_in: int, tokens_out: int) -> int:
@@ -84,12 +93,17 @@ class Estimate:
     has_api_key: bool
     price_in_per_mtok: float
     price_out_per_mtok: float
+    kept_corrected: int = 0  # waiting samples left alone because QC corrected them
 
 
 def estimate(task_splits: list[TaskSplit], retry_request_failures: bool = False) -> Estimate:
     """Samples to paraphrase and their likely tokens and cost, from one aggregate query."""
-    agg = pending_samples(task_splits, retry_request_failures).aggregate(
-        n=Count("id"), q=Sum(Length("inputs")), a=Sum(Length("original_output"))
+    todo = ~CORRECTED_BY_QC
+    agg = _waiting(task_splits, retry_request_failures).aggregate(
+        n=Count("id", filter=todo),
+        q=Sum(Length("inputs"), filter=todo),
+        a=Sum(Length("original_output"), filter=todo),
+        kept=Count("id", filter=CORRECTED_BY_QC),
     )
     n = agg["n"] or 0
     tokens_in = n * paraphrase.estimate_prompt_tokens(0, 0) + ((agg["q"] or 0) + (agg["a"] or 0)) // 4
@@ -105,6 +119,7 @@ def estimate(task_splits: list[TaskSplit], retry_request_failures: bool = False)
         has_api_key=has_key,
         price_in_per_mtok=settings.PARAPHRASE_PRICE_INPUT_PER_MTOK,
         price_out_per_mtok=settings.PARAPHRASE_PRICE_OUTPUT_PER_MTOK,
+        kept_corrected=agg["kept"] or 0,
     )
 
 
@@ -407,6 +422,7 @@ class _Writer:
         pending = set(
             Sample.objects.select_for_update()
             .filter(pk__in=ids, paraphrase_state=ParaphraseState.PENDING)
+            .exclude(CORRECTED_BY_QC)  # a reviewer's correction stays, though the sample is still pending
             .values_list("pk", flat=True)
         )
         for sample in self.samples:
@@ -429,8 +445,8 @@ class _Writer:
             self._keep_still_pending()
             Sample.objects.bulk_update(self.samples, ["paraphrase_state", "outputs", "paraphrase", "updated_at"])
             for task_id, split in {(sample.task_id, sample.split) for sample in self.samples}:
-                TaskSplit.objects.filter(task_id=task_id, split=split).reopen_approved(
-                    f"Reopened for review: paraphrase job #{self.parent.pk} rewrote outputs after approval."
+                TaskSplit.objects.filter(task_id=task_id, split=split).reopen_for_review(
+                    f"Reopened for review: paraphrase job #{self.parent.pk} rewrote outputs after QC saw them."
                 )
             if self.spent or self.released:
                 ParaphraseBudget.objects.filter(job=self.parent).update(
@@ -479,7 +495,7 @@ def process_chunk(sample_ids: list[int], *, parent: Job, config: LLMConfig, prog
 
     by_key: dict[str, list[_Item]] = defaultdict(list)
     for sample in samples:
-        if sample.paraphrase_state != ParaphraseState.PENDING:
+        if sample.paraphrase_state != ParaphraseState.PENDING or sample.qc_state == SampleQCState.CORRECTED:
             continue
         question, answer = sample.inputs, sample.original_output or sample.outputs
         item = _Item(sample, question, answer, sample.task.language, context_of(sample.meta), "")

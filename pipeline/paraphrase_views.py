@@ -39,6 +39,7 @@ def split_choices() -> list[tuple[str, str]]:
     """Every split that has samples waiting, with the count, from one grouped query."""
     rows = (
         Sample.objects.filter(paraphrase_state=ParaphraseState.PENDING)
+        .exclude(paraphrase_run.CORRECTED_BY_QC)
         .values("task__slug", "task__name", "split")
         .annotate(n=Count("id"))
         .order_by("task__slug", "split")
@@ -177,6 +178,7 @@ ESTIMATE = inline_serializer(
         "tokens_in": serializers.IntegerField(),
         "tokens_out": serializers.IntegerField(),
         "cost_usd": serializers.FloatField(),
+        "kept_corrected": serializers.IntegerField(help_text="Waiting samples left alone: QC corrected them."),
         "model": serializers.CharField(),
         "has_api_key": serializers.BooleanField(),
         "price_in_per_mtok": serializers.FloatField(),

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from annotator import roles
 from annotator.models import QCStatus, TaskSplit
-from pipeline.models import Sample
 
-from .models import Review, ReviewItem, ReviewStatus
+from .models import Review, ReviewItem, ReviewRole, ReviewStatus
 
 
 def visible_reviews(user: Any) -> QuerySet[Review]:
@@ -41,18 +40,23 @@ def startable_splits(user: Any) -> QuerySet[TaskSplit]:
     return splits.none()
 
 
-def waiting_splits(user: Any) -> QuerySet[TaskSplit]:
-    """The reviewer's queue: their tasks' splits with samples that are not approved and not being reviewed."""
-    has_samples = Exists(Sample.objects.filter(task_id=OuterRef("task_id"), split=OuterRef("split")))
-    open_review = Exists(Review.objects.filter(task_split=OuterRef("pk"), status=ReviewStatus.OPEN))
-    return (
-        TaskSplit.objects.filter(task__reviewer=user)
-        .filter(Q(qc_status=QCStatus.PENDING) | Q(qc_status=QCStatus.REJECTED))
-        .filter(has_samples)
-        .exclude(open_review)
-        .select_related("task")
-        .order_by("task__slug", "split")
+def live_reviews(reviews: QuerySet[Review]) -> QuerySet[Review]:
+    """Reviews that can still decide: second reviews, and primary ones whose split is in review with them
+    as the task's reviewer (the queryset form of review.stale_reason)."""
+    return reviews.filter(
+        Q(role=ReviewRole.SECOND)
+        | Q(task_split__qc_status=QCStatus.IN_REVIEW, task_split__task__reviewer=F("reviewer"))
     )
+
+
+def waiting_splits(user: Any) -> QuerySet[TaskSplit]:
+    """Splits of the reviewer's queue (TaskSplit.objects.review_queue, also on the home page) with samples,
+    that they have no live review of yet: starting one supersedes a review left by a former reviewer or
+    made stale by changed content."""
+    theirs = live_reviews(
+        Review.objects.filter(task_split=OuterRef("pk"), status=ReviewStatus.OPEN, role=ReviewRole.PRIMARY)
+    )
+    return TaskSplit.objects.review_queue(user).filter(sample_count__gt=0).exclude(Exists(theirs))
 
 
 def history_visible_splits(user: Any) -> QuerySet[TaskSplit]:

@@ -92,8 +92,10 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if review_obj.reviewer_id != request.user.pk:
             raise Http404
         if review_obj.is_open:
-            review.run_load_check(review_obj, request.user)
-            review.evaluate(review_obj, request.user, load_checked=True)
+            try:
+                review.recheck(review_obj, request.user)
+            except review.ReviewError as exc:
+                raise serializers.ValidationError({"detail": str(exc)}) from exc
             review_obj.refresh_from_db()
         return Response(ReviewSerializer(review_obj).data)
 

@@ -26,6 +26,7 @@ class ReviewStatus(models.TextChoices):
     OPEN = "open", "In progress"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
+    SUPERSEDED = "superseded", "Superseded"  # closed undecided: reviewer reassigned or content changed
 
 
 class ReviewRole(models.TextChoices):
@@ -67,7 +68,7 @@ class Review(models.Model):
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="qc_reviews")
     seed = models.BigIntegerField(help_text="Seed of the recorded sample draw.")
     sample_ids = models.JSONField(default=list, help_text="The drawn sample ids, in review order.")
-    status = models.CharField(max_length=8, choices=ReviewStatus.choices, default=ReviewStatus.OPEN)
+    status = models.CharField(max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.OPEN)
     notes = models.TextField(blank=True, help_text="The reviewer's notes when the split is sent back.")
     load_check = models.JSONField(default=dict, blank=True, help_text="Result of the last load check.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
@@ -184,6 +185,7 @@ class AuditAction(models.TextChoices):
     SPLIT_APPROVED = "split_approved", "Split approved"
     SPLIT_REJECTED = "split_rejected", "Split sent back"
     SECOND_REQUESTED = "second_requested", "Second reviewer requested"
+    REVIEW_SUPERSEDED = "review_superseded", "Open review superseded"
 
 
 class AuditEvent(models.Model):

@@ -76,8 +76,42 @@ def set_split_status(split: TaskSplit, status: str, actor: Any = None, notes: st
     split.save(update_fields=fields)
 
 
-def _lock_split(task_split: TaskSplit) -> TaskSplit:
-    return TaskSplit.objects.select_for_update().select_related("task").get(pk=task_split.pk)
+def _lock_split(task_split: TaskSplit | int) -> TaskSplit:
+    pk = task_split if isinstance(task_split, int) else task_split.pk
+    return TaskSplit.objects.select_for_update().select_related("task").get(pk=pk)
+
+
+def stale_reason(review: Review) -> str | None:
+    """Why an open primary review can no longer decide its split, or None when it still can.
+
+    The split went back to pending (its content changed: TaskSplit.objects.reopen_for_review) or the task
+    got another reviewer. Such a review stays open until the next start_review supersedes it.
+    """
+    if not (review.is_open and review.is_primary):
+        return None
+    split = review.task_split
+    if split.qc_status != QCStatus.IN_REVIEW:
+        why = split.qc_notes or "its content changed"
+        return f"{split} went back to review since these samples were drawn ({why}). A new round must be started."
+    if split.task.reviewer_id != review.reviewer_id:
+        return f"{split.task.slug} was reassigned to another reviewer; this review can no longer be decided."
+    return None
+
+
+def _supersede(review: Review, actor: Any, reason: str) -> None:
+    """Close an open review that can no longer decide; it stays in the history with the reason."""
+    review.status = ReviewStatus.SUPERSEDED
+    review.notes = reason
+    review.decided_at = timezone.now()
+    review.save(update_fields=["status", "notes", "decided_at"])
+    audit(
+        review.task_split_id,
+        AuditAction.REVIEW_SUPERSEDED,
+        actor,
+        review=review,
+        before={"round": review.round, "reviewer": review.reviewer.username},
+        comment=reason,
+    )
 
 
 @transaction.atomic
@@ -89,9 +123,15 @@ def start_review(task_split: TaskSplit, actor: Any, reviewer: Any = None) -> Rev
         raise ReviewError(f"Task {split.task.slug} has no reviewer assigned.")
     if not roles.is_reviewer(reviewer):
         raise ReviewError(f"{reviewer} is not in the reviewer group.")
-    if split.reviews.filter(status=ReviewStatus.OPEN, role=ReviewRole.PRIMARY).exists():
-        raise ReviewError(f"{split} is already being reviewed.")
-    if QCStatus.IN_REVIEW not in SPLIT_TRANSITIONS[split.qc_status]:
+    open_reviews = split.reviews.select_for_update().filter(status=ReviewStatus.OPEN, role=ReviewRole.PRIMARY)
+    for open_review in open_reviews.select_related("reviewer"):
+        open_review.task_split = split
+        reason = stale_reason(open_review)
+        if reason is None:
+            raise ReviewError(f"{split} is already being reviewed.")
+        _supersede(open_review, actor, reason)
+    # A split left in review by a superseded review (reviewer reassigned) stays in review.
+    if split.qc_status != QCStatus.IN_REVIEW and QCStatus.IN_REVIEW not in SPLIT_TRANSITIONS[split.qc_status]:
         raise ReviewError(f"{split} cannot be reviewed now ({split.get_qc_status_display()}).")
     earlier = split.reviews.all()
     round_number = (earlier.aggregate(m=Max("round"))["m"] or 0) + 1
@@ -111,7 +151,8 @@ def start_review(task_split: TaskSplit, actor: Any, reviewer: Any = None) -> Rev
         ReviewItem(review=review, sample_id=sample_id, position=index) for index, sample_id in enumerate(sample_ids)
     )
     Sample.objects.filter(id__in=sample_ids).update(qc_state=SampleQCState.UNCHECKED)
-    set_split_status(split, QCStatus.IN_REVIEW, actor)
+    if split.qc_status != QCStatus.IN_REVIEW:
+        set_split_status(split, QCStatus.IN_REVIEW, actor)
     audit(
         split.pk,
         AuditAction.DRAW,
@@ -130,6 +171,9 @@ def request_second_review(task_split: TaskSplit, actor: Any, reviewer: Any) -> R
     primary = split.reviews.filter(role=ReviewRole.PRIMARY).order_by("-round").first()
     if primary is None:
         raise ReviewError(f"{split} has no review yet; start one first.")
+    primary.task_split = split
+    if primary.status == ReviewStatus.SUPERSEDED or stale_reason(primary):
+        raise ReviewError(f"The latest review of {split} was superseded; start a new round first.")
     if not roles.is_reviewer(reviewer):
         raise ReviewError(f"{reviewer} is not in the reviewer group.")
     if reviewer.pk == primary.reviewer_id:
@@ -164,7 +208,10 @@ def request_second_review(task_split: TaskSplit, actor: Any, reviewer: Any) -> R
 
 
 def _lock_item(item: ReviewItem, user: Any) -> ReviewItem:
-    # Decisions on one review run one after another, so the gate is evaluated once per change.
+    # Decisions on one review run one after another, so the gate is evaluated once per change. The split
+    # is locked first (the order start_review uses), so a reopen or a new round cannot slip in between.
+    split_id = Review.objects.filter(pk=item.review_id).values_list("task_split_id", flat=True).first()
+    _lock_split(split_id)
     Review.objects.select_for_update().filter(pk=item.review_id).first()
     item = (
         ReviewItem.objects.select_for_update(of=("self",))
@@ -175,6 +222,9 @@ def _lock_item(item: ReviewItem, user: Any) -> ReviewItem:
         raise ReviewError("Only the assigned reviewer can decide on this sample.")
     if not item.review.is_open:
         raise ReviewError("This review is closed.")
+    reason = stale_reason(item.review)
+    if reason:
+        raise ReviewError(reason)
     try:
         item.review.check_reviewer()  # authorship may have changed since the draw
     except ValidationError as exc:
@@ -264,6 +314,7 @@ def correct(
     return item
 
 
+@transaction.atomic
 def run_load_check(review: Review, actor: Any = None) -> dict[str, Any]:
     """Serialise the review's samples as the exporter will, re-read and check them; store the result."""
     samples = {
@@ -295,13 +346,17 @@ def rejection_notes(items: Iterable[ReviewItem]) -> str:
     return "\n".join(lines)
 
 
+@transaction.atomic
 def evaluate(review: Review, actor: Any, load_checked: bool = False) -> str:
     """The gate: close the review once every sample is decided. Returns the review's status.
 
     Any rejection sends the split back with the notes; all passing plus a passing load check approves it;
-    all passing with a failing load check leaves it open so the reviewer can correct or reject.
+    all passing with a failing load check leaves it open so the reviewer can correct or reject. A review
+    that can no longer decide (stale_reason) changes nothing.
     """
-    if not review.is_open:
+    review.task_split = _lock_split(review.task_split_id)
+    review.status = Review.objects.select_for_update().values_list("status", flat=True).get(pk=review.pk)
+    if not review.is_open or stale_reason(review):
         return review.status
     items = list(review.items.select_related("sample"))
     if any(item.verdict == Verdict.PENDING for item in items):
@@ -312,7 +367,7 @@ def evaluate(review: Review, actor: Any, load_checked: bool = False) -> str:
     elif rejected:
         review.status = ReviewStatus.REJECTED
         review.notes = rejection_notes(items)
-        split = _lock_split(review.task_split)
+        split = review.task_split
         set_split_status(split, QCStatus.REJECTED, actor, notes=review.notes)
         audit(split.pk, AuditAction.SPLIT_REJECTED, actor, review=review, after={"notes": review.notes})
     else:
@@ -320,12 +375,27 @@ def evaluate(review: Review, actor: Any, load_checked: bool = False) -> str:
         if not result.get("ok"):
             return review.status
         review.status = ReviewStatus.APPROVED
-        split = _lock_split(review.task_split)
+        split = review.task_split
         set_split_status(split, QCStatus.APPROVED, review.reviewer, notes="")
         audit(split.pk, AuditAction.SPLIT_APPROVED, actor, review=review, after={"round": review.round})
     review.decided_at = timezone.now()
     review.save(update_fields=["status", "notes", "decided_at"])
     return review.status
+
+
+@transaction.atomic
+def recheck(review: Review, actor: Any) -> dict[str, Any]:
+    """Run the load check again (samples fixed elsewhere) and let the gate decide; for the reviewer's button."""
+    review.task_split = _lock_split(review.task_split_id)
+    review.refresh_from_db(fields=["status"])
+    if not review.is_open:
+        raise ReviewError("This review is closed.")
+    reason = stale_reason(review)
+    if reason:
+        raise ReviewError(reason)
+    result = run_load_check(review, actor)
+    evaluate(review, actor, load_checked=True)
+    return result
 
 
 def apply_decision(

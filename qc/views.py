@@ -21,7 +21,14 @@ from annotator.permissions import AdminRequiredMixin
 from pipeline.models import Sample, SampleImage
 
 from . import dashboard, review
-from .access import actionable_items, history_visible_splits, startable_splits, visible_reviews, waiting_splits
+from .access import (
+    actionable_items,
+    history_visible_splits,
+    live_reviews,
+    startable_splits,
+    visible_reviews,
+    waiting_splits,
+)
 from .models import AuditEvent, ProblemTag, Review, ReviewItem, ReviewStatus, Verdict
 
 
@@ -51,7 +58,7 @@ class ReviewQueueView(ReviewerRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         context.update(
             waiting=waiting_splits(user),
-            open_reviews=mine.filter(status=ReviewStatus.OPEN).order_by("id"),
+            open_reviews=live_reviews(mine.filter(status=ReviewStatus.OPEN)).order_by("id"),
             closed_reviews=mine.exclude(status=ReviewStatus.OPEN).order_by("-decided_at")[:20],
         )
         return context
@@ -101,6 +108,7 @@ class ReviewDetailView(ReviewerRequiredMixin, TemplateView):
         for item in items:
             item.audit = events[item.pk]
         decided = sum(1 for item in items if item.verdict != Verdict.PENDING)
+        stale = review.stale_reason(review_obj)
         first_pending = next((i for i, item in enumerate(items) if item.verdict == Verdict.PENDING), 0)
         context = super().get_context_data(**kwargs)
         context.update(
@@ -111,7 +119,8 @@ class ReviewDetailView(ReviewerRequiredMixin, TemplateView):
             total=len(items),
             percent=round(100 * decided / len(items)) if items else 0,
             start_index=first_pending,
-            can_act=review_obj.is_open and review_obj.reviewer_id == self.request.user.pk,
+            stale=stale,
+            can_act=review_obj.is_open and not stale and review_obj.reviewer_id == self.request.user.pk,
             can_correct=review_obj.is_primary,
             tags=ProblemTag.choices,
             split_events=split_events,
@@ -174,11 +183,11 @@ class LoadCheckView(ReviewerRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         review_obj = get_object_or_404(visible_reviews(request.user).filter(reviewer=request.user), pk=pk)
-        if not review_obj.is_open:
-            messages.error(request, "This review is closed.")
+        try:
+            result = review.recheck(review_obj, request.user)
+        except review.ReviewError as exc:
+            messages.error(request, str(exc))
         else:
-            result = review.run_load_check(review_obj, request.user)
-            review.evaluate(review_obj, request.user, load_checked=True)
             messages.info(request, "Load check passed." if result["ok"] else "Load check found problems.")
         return redirect("review-detail", pk=review_obj.pk)
 

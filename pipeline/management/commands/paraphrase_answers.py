@@ -40,6 +40,8 @@ class Command(BaseCommand):
             f"{plan.samples} samples · model {plan.model} · about {plan.tokens_in} tokens in, "
             f"{plan.tokens_out} out · estimated ${plan.cost_usd:.4f}"
         )
+        if plan.kept_corrected:
+            self.stdout.write(f"{plan.kept_corrected} samples corrected by QC are left as they are.")
         if options["estimate_only"] or not plan.samples:
             return
         try:

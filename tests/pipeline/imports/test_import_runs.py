@@ -261,4 +261,4 @@ def test_new_samples_in_an_approved_split_reopen_it_for_review(import_root, task
     assert importer_for("vqa-v2", "vqa-v2", "train", "vqa").run().created == 2
     split.refresh_from_db()
     assert (split.qc_status, split.approved_by, split.approved_at) == (QCStatus.PENDING, None, None)
-    assert "added samples after approval" in split.qc_notes
+    assert "added samples since QC saw it" in split.qc_notes
