@@ -11,7 +11,15 @@ from django.db import connection
 from annotator.models import TaskSplit
 from pipeline import paraphrase
 from pipeline.jobs import request_cancel, run_job
-from pipeline.models import Job, JobStatus, ParaphraseBudget, ParaphraseCache, ParaphraseState, Sample
+from pipeline.models import (
+    Job,
+    JobStatus,
+    ParaphraseBudget,
+    ParaphraseCache,
+    ParaphraseState,
+    Sample,
+    SampleQCState,
+)
 from pipeline.paraphrase import Reason
 from pipeline.paraphrase_run import _fan_out, chunks_of, estimate, start_paraphrase
 from pipeline.tasks import paraphrase_chunk
@@ -170,23 +178,59 @@ def test_without_api_key_the_template_is_used_and_nothing_is_sent(llm, eager_job
     assert (job.counters["fallback"], job.counters["failed"], job.counters["cost_usd"]) == (2, 1, 0)
 
 
-def test_rewriting_outputs_of_an_approved_split_reopens_it_for_review(llm, eager_jobs, settings):
+def test_rewriting_outputs_of_an_approved_or_in_review_split_reopens_it_for_review(llm, eager_jobs, settings):
     from annotator.models import QCStatus
 
     settings.OPENAI_API_KEY = ""
     task = TaskFactory(slug="vqa-approved")
     _samples(task, [("What is it?", "kite")])
     _samples(task, [("What is that?", "ball")], split="val")
-    train, val = TaskSplit.objects.get(task=task, split="train"), TaskSplit.objects.get(task=task, split="val")
+    _samples(task, [("What is there?", "cup")], split="test")
+    train, val, test = (TaskSplit.objects.get(task=task, split=name) for name in ("train", "val", "test"))
     TaskSplit.objects.filter(pk__in=[train.pk, val.pk]).update(qc_status=QCStatus.APPROVED)
+    TaskSplit.objects.filter(pk=test.pk).update(qc_status=QCStatus.IN_REVIEW)  # a reviewer is looking at it
 
-    job = _run(eager_jobs, [train])
+    job = _run(eager_jobs, [train, test])
 
     assert job.status == JobStatus.SUCCEEDED
-    train.refresh_from_db()
-    val.refresh_from_db()
+    for split in (train, val, test):
+        split.refresh_from_db()
     assert train.qc_status == QCStatus.PENDING and f"paraphrase job #{job.pk}" in train.qc_notes
+    assert test.qc_status == QCStatus.PENDING and f"paraphrase job #{job.pk}" in test.qc_notes
     assert val.qc_status == QCStatus.APPROVED  # untouched split keeps its approval
+
+
+def test_a_sample_corrected_by_qc_is_never_rewritten(llm, eager_jobs, settings):
+    settings.OPENAI_API_KEY = ""  # the template sentence: no server needed
+    task = TaskFactory(slug="vqa-corrected")
+    corrected, plain = _samples(task, [("What is it?", "kite"), ("What is that?", "ball")])
+    Sample.objects.filter(pk=corrected.pk).update(outputs="It is a red kite.", qc_state=SampleQCState.CORRECTED)
+    train = TaskSplit.objects.get(task=task, split="train")
+
+    plan = estimate([train])
+    assert (plan.samples, plan.kept_corrected) == (1, 1)
+    job = _run(eager_jobs, [train])
+
+    assert job.status == JobStatus.SUCCEEDED and job.total == 1
+    corrected.refresh_from_db()
+    plain.refresh_from_db()
+    assert corrected.outputs == "It is a red kite." and corrected.qc_state == SampleQCState.CORRECTED
+    assert plain.paraphrase_state == ParaphraseState.FALLBACK and plain.outputs != "ball"
+
+
+def test_a_sample_corrected_after_the_fan_out_is_left_alone(llm, settings):
+    settings.PARAPHRASE_CHUNK_SIZE = 10
+    task = TaskFactory(slug="vqa-corrected-late")
+    first, second = _samples(task, [("What is it?", "kite"), ("Where?", "park")])
+    parent = start_paraphrase([TaskSplit.objects.get(task=task, split="train")], AdminFactory())
+    [chunk] = _fan_out(parent)
+    Sample.objects.filter(pk=first.pk).update(outputs="A kite.", qc_state=SampleQCState.CORRECTED)
+
+    assert run_job(chunk.pk, paraphrase_chunk.body) == JobStatus.SUCCEEDED
+    assert len(llm.hits) == 1  # only the uncorrected sample was sent
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.outputs == "A kite." and second.paraphrase_state == ParaphraseState.ACCEPTED
 
 
 def test_budget_cap_stops_paying_and_leaves_the_rest_pending(llm, eager_jobs, settings):

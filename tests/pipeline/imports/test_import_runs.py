@@ -243,7 +243,7 @@ def test_queries_per_batch_not_per_row(import_root, tasks):
 
 
 @pytest.mark.django_db
-def test_new_samples_in_an_approved_split_reopen_it_for_review(import_root, tasks):
+def test_new_samples_in_an_approved_or_in_review_split_reopen_it_for_review(import_root, tasks):
     from annotator.models import QCStatus, TaskSplit
 
     write_synthetic_vqa(import_root / "vqa", 4)
@@ -262,3 +262,10 @@ def test_new_samples_in_an_approved_split_reopen_it_for_review(import_root, task
     split.refresh_from_db()
     assert (split.qc_status, split.approved_by, split.approved_at) == (QCStatus.PENDING, None, None)
     assert "added samples since QC saw it" in split.qc_notes
+
+    # A split being reviewed goes back too: the open review never saw the new rows.
+    TaskSplit.objects.filter(pk=split.pk).update(qc_status=QCStatus.IN_REVIEW, qc_notes="")
+    write_synthetic_vqa(import_root / "vqa", 7)
+    assert importer_for("vqa-v2", "vqa-v2", "train", "vqa").run().created == 1
+    split.refresh_from_db()
+    assert split.qc_status == QCStatus.PENDING and "added samples since QC saw it" in split.qc_notes
