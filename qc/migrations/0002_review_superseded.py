@@ -4,20 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('qc', '0001_reviews_items_revisions_audit'),
+        ("qc", "0001_reviews_items_revisions_audit"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('draw', 'Samples drawn'), ('approve', 'Sample approved'), ('reject', 'Sample rejected'), ('correct', 'Sample corrected'), ('load_check', 'Load check'), ('split_approved', 'Split approved'), ('split_rejected', 'Split sent back'), ('second_requested', 'Second reviewer requested'), ('review_superseded', 'Open review superseded')], max_length=20),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("draw", "Samples drawn"),
+                    ("approve", "Sample approved"),
+                    ("reject", "Sample rejected"),
+                    ("correct", "Sample corrected"),
+                    ("load_check", "Load check"),
+                    ("split_approved", "Split approved"),
+                    ("split_rejected", "Split sent back"),
+                    ("second_requested", "Second reviewer requested"),
+                    ("review_superseded", "Open review superseded"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='review',
-            name='status',
-            field=models.CharField(choices=[('open', 'In progress'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('superseded', 'Superseded')], default='open', max_length=10),
+            model_name="review",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("open", "In progress"),
+                    ("approved", "Approved"),
+                    ("rejected", "Rejected"),
+                    ("superseded", "Superseded"),
+                ],
+                default="open",
+                max_length=10,
+            ),
         ),
     ]
