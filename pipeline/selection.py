@@ -106,7 +106,7 @@ def redraw_instructions(
             if on_batch:
                 on_batch(len(batch))
         if changed_splits and not dry_run:
-            TaskSplit.objects.filter(task_id=task.pk, split__in=changed_splits).reopen_approved(
+            TaskSplit.objects.filter(task_id=task.pk, split__in=changed_splits).reopen_for_review(
                 f"Reopened for review: the instruction redraw gave {changed_here} sample(s) another instruction."
             )
         if changed_here:
