@@ -52,6 +52,7 @@ from .adapters.base import (
     VideoFile,
     safe_join,
 )
+from .bulk import insert_rows
 from .images import ImageRejected, ImageStore, PendingImage, PreparedImage, box_line_width, draw_boxes, prepare_image
 from .models import Job, ParaphraseState, Sample, SampleImage
 from .selection import draw_instruction
@@ -533,8 +534,8 @@ class Importer:
         with transaction.atomic():
             image_ids = resolver.flush()
             samples = [self._sample(draft, pool, by_text) for draft in new]
-            Sample.objects.bulk_create(samples)
-            SampleImage.objects.bulk_create(
+            insert_rows(samples)
+            insert_rows(
                 [
                     SampleImage(sample_id=sample.pk, image_id=image_ids[sha], position=position)
                     for sample, shas in zip(samples, media, strict=True)
