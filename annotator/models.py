@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 
 class Group(models.TextChoices):
@@ -132,8 +133,6 @@ class TaskSplitQuerySet(models.QuerySet):
         split can no longer decide (qc refuses it and the next start supersedes it). Returns how many
         splits were reopened.
         """
-        from django.utils import timezone
-
         return self.filter(qc_status__in=[QCStatus.APPROVED, QCStatus.IN_REVIEW]).update(
             qc_status=QCStatus.PENDING, approved_by=None, approved_at=None, qc_notes=reason, updated_at=timezone.now()
         )

@@ -104,11 +104,10 @@ def _renumber(instructions: list[Instruction]) -> None:
 
 def _reopen_splits_using(task: Task, instruction_ids: list[int], reason: str) -> None:
     """Samples of these instructions export other text now: their approved or in-review splits go back to review."""
-    from pipeline.models import Sample  # pipeline builds on annotator; imported late to keep that direction
-
     if not instruction_ids:
         return
-    splits = Sample.objects.filter(task=task, instruction_id__in=instruction_ids).values("split").distinct()
+    # The splits of the samples that drew these instructions (through Sample.instruction's reverse relation).
+    splits = Instruction.objects.filter(pk__in=instruction_ids, samples__isnull=False).values("samples__split")
     TaskSplit.objects.filter(task=task, split__in=splits).reopen_for_review(reason)
 
 
