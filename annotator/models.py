@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Count, F, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 from django.utils import timezone
 
 
@@ -135,27 +134,6 @@ class TaskSplitQuerySet(models.QuerySet):
         """
         return self.filter(qc_status__in=[QCStatus.APPROVED, QCStatus.IN_REVIEW]).update(
             qc_status=QCStatus.PENDING, approved_by=None, approved_at=None, qc_notes=reason, updated_at=timezone.now()
-        )
-
-    def review_queue(self, reviewer: object) -> TaskSplitQuerySet:
-        """The one definition of a reviewer's queue: splits of their tasks not approved yet (not reviewed,
-        in review, or sent back and awaiting re-review), each with `sample_count`; callers keep those with
-        samples (a split without samples cannot be reviewed yet)."""
-        from pipeline.models import Sample
-
-        counts = (
-            Sample.objects.filter(task_id=OuterRef("task_id"), split=OuterRef("split"))
-            .order_by()
-            .values("task_id")
-            .annotate(n=Count("id"))
-            .values("n")
-        )
-        return (
-            self.filter(task__reviewer=reviewer)
-            .exclude(qc_status=QCStatus.APPROVED)
-            .annotate(sample_count=Coalesce(Subquery(counts), 0))
-            .select_related("task")
-            .order_by("task__slug", "split")
         )
 
 

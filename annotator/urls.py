@@ -9,10 +9,7 @@ router.register("instructions", api.InstructionViewSet, basename="api-instructio
 router.register("pools", api.PoolViewSet, basename="api-pool")
 
 urlpatterns = [
-    path("", views.HomeView.as_view(), name="home"),
     path("tasks/", views.TaskListView.as_view(), name="task-list"),
-    path("tasks/<slug:slug>/", views.TaskDetailView.as_view(), name="task-detail"),
-    path("tasks/<slug:slug>/assign/", views.TaskAssignView.as_view(), name="task-assign"),
     path("tasks/<slug:slug>/instructions/add/", stage1_views.InstructionAddView.as_view(), name="instruction-add"),
     path(
         "tasks/<slug:slug>/instructions/<int:pk>/edit/",

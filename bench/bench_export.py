@@ -6,7 +6,7 @@
 Builds a throw-away project (SQLite, media and exports under --workdir, on the same disk) with samples
 of ~100 kB distinct PNG images, all splits approved, then runs each measurement in a fresh process:
 
-- export:   pipeline.export, as the job runs it (chunks, prefetch, checksums, fsync, rename);
+- export:   pipeline.export.writer, as the job runs it (chunks, prefetch, checksums, fsync, rename);
 - limit:    the same pre-encoded lines (taken from the export just written) written raw to the same
             disk, as many bytes in as many files, fsynced the same way;
 - datasets: `datasets.Dataset.from_generator(...).to_json(...)` over the same records (same reading
@@ -154,7 +154,7 @@ def build_dataset(samples: dict[str, int]) -> None:
 
 
 def measure_export(tasks: list[str]) -> dict:
-    from pipeline import export as exports
+    from pipeline.export import writer as exports
 
     started = time.perf_counter()
     export = exports.start_export(None, tasks)  # eager: the job runs here when the start commits
@@ -204,8 +204,8 @@ def measure_datasets(tasks: list[str], out: Path) -> dict:
 
     from datasets import Dataset, disable_progress_bars
 
-    from pipeline import export as exports
-    from pipeline.m3it_format import build_record
+    from pipeline.export import writer as exports
+    from pipeline.export.record import build_record
 
     disable_progress_bars()
     plan = exports.plan_export(tasks)

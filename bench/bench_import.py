@@ -8,7 +8,7 @@ layout) over 100 small JPEG images shared by all records. Database: PostgreSQL, 
 (`--database-url`, default postgres://postgres@127.0.0.1:5432/m3it_imports_bench) created, migrated and
 dropped by this script. Every measurement runs in a fresh process on empty tables:
 
-- batched:  pipeline.importing.Importer, as the import job runs it (check pass, then batches of 1000);
+- batched:  pipeline.imports.importer.Importer, as the import job runs it (check pass, then batches of 1000);
 - naive:    the same adapter rows, then per row `store_image` (read, validate, look up, insert),
             `Sample.objects.create`, `SampleImage.objects.create`, `draw_instruction` (its pool query
             and save) — what an import written without batching does.
@@ -114,7 +114,7 @@ def reset_tables() -> None:
 
 
 def run_batched(folder: str) -> dict:
-    from pipeline.importing import build_importer
+    from pipeline.imports.importer import build_importer
 
     importer = build_importer({"adapter": "vqa-v2", "task": TASK, "split": "train", "folder": folder})
     outcome = importer.run()
@@ -124,12 +124,12 @@ def run_batched(folder: str) -> dict:
 
 def run_naive(folder: str) -> dict:
     from annotator.models import Task
-    from pipeline.adapters import get_adapter
-    from pipeline.adapters.base import Draft, Target
-    from pipeline.images import store_image
-    from pipeline.importing import resolve_folder
+    from pipeline.imports.adapters import get_adapter
+    from pipeline.imports.adapters.base import Draft, Target
+    from pipeline.imports.importer import resolve_folder
+    from pipeline.media.images import store_image
     from pipeline.models import ParaphraseState, Sample, SampleImage
-    from pipeline.selection import draw_instruction
+    from pipeline.samples.selection import draw_instruction
 
     adapter = get_adapter("vqa-v2")
     source = adapter.source_files(resolve_folder(folder), {})

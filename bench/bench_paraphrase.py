@@ -35,7 +35,7 @@ django.setup()
 import openai  # noqa: E402
 
 from pipeline import paraphrase  # noqa: E402
-from pipeline.llm import ChatRequest, LLMConfig, stream_results  # noqa: E402
+from pipeline.paraphrase.llm import ChatRequest, LLMConfig, stream_results  # noqa: E402
 from tests.pipeline.fake_llm import FakeLLM  # noqa: E402
 
 LATENCY = 0.2

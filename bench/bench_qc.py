@@ -85,7 +85,7 @@ class World:
     def reviewed_split(self, samples: int, frames: int = 1, second: bool = False) -> object:
         """A new task whose train split has `samples` samples and a finished review (plus val/test)."""
         from annotator.models import TaskSplit
-        from pipeline.images import store_image
+        from pipeline.media.images import store_image
         from pipeline.models import Sample, SampleImage
         from qc import review
         from tests.factories import InstructionFactory, TaskFactory, png_bytes

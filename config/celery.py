@@ -5,16 +5,21 @@ import os
 from celery import Celery
 from celery.signals import worker_ready
 
+from pipeline import STEPS  # a plain tuple: pipeline/__init__.py imports nothing
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
 
 app = Celery("m3it_studio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+app.autodiscover_tasks()  # <app>.tasks of every installed app
+# and <step>.tasks of every pipeline step (a worker must know every task a message may name)
+app.autodiscover_tasks([f"pipeline.{step}" for step in STEPS])
 
 
 @worker_ready.connect
 def _requeue_orphaned_jobs(**_: object) -> None:
     """A worker that starts picks up jobs whose worker died (heartbeat gone stale)."""
-    from pipeline.jobs import requeue_stale_jobs
+    from pipeline.jobs.runner import requeue_stale_jobs
 
     requeue_stale_jobs()

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "annotator",
+    "home",
     "pipeline",
     "qc",
     "training",
@@ -146,7 +147,7 @@ IMAGE_MAX_BYTES = env.int("IMAGE_MAX_BYTES", default=20 * 1024 * 1024)
 IMAGE_MAX_PIXELS = env.int("IMAGE_MAX_PIXELS", default=40_000_000)
 IMAGE_MAX_SIDE = env.int("IMAGE_MAX_SIDE", default=16_384)
 
-# --- imports (pipeline.importing) ----------------------------------------------------------
+# --- imports (pipeline.imports) ------------------------------------------------------------------
 # Server-side imports read only below IMPORT_ROOT; web uploads are unpacked there too.
 IMPORT_ROOT = Path(env.str("IMPORT_ROOT", default=str(VAR_DIR / "imports")))
 IMPORT_UPLOAD_MAX_BYTES = env.int("IMPORT_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)

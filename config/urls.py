@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import APIRootView
 
-APPS = ("annotator", "pipeline", "qc", "training")
+APPS = ("home", "annotator", "pipeline", "qc", "training")
 
 
 def api_root_entries() -> dict[str, str]:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Export, Image, Job, ParaphraseCache, Sample, SampleImage
+from pipeline.models import Export, Image, Job, ParaphraseCache, Sample, SampleImage
 
 
 @admin.register(Image)

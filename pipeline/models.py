@@ -114,7 +114,7 @@ class JobStatus(models.TextChoices):
 
 
 class Job(models.Model):
-    """The one record of every long step; a Celery task moves it through its states (pipeline.jobs)."""
+    """The one record of every long step; a Celery task moves it through its states (pipeline.jobs.runner)."""
 
     TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from annotator import roles
 from annotator.models import QCStatus, TaskSplit
+from pipeline.models import Sample
 
 from .models import Review, ReviewItem, ReviewRole, ReviewStatus
 
@@ -49,14 +51,34 @@ def live_reviews(reviews: QuerySet[Review]) -> QuerySet[Review]:
     )
 
 
+def review_queue(reviewer: Any) -> QuerySet[TaskSplit]:
+    """The one definition of a reviewer's queue: splits of their tasks not approved yet (not reviewed,
+    in review, or sent back and awaiting re-review), each with `sample_count`; callers keep those with
+    samples (a split without samples cannot be reviewed yet). The home page shows the same queue."""
+    counts = (
+        Sample.objects.filter(task_id=OuterRef("task_id"), split=OuterRef("split"))
+        .order_by()
+        .values("task_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        TaskSplit.objects.filter(task__reviewer=reviewer)
+        .exclude(qc_status=QCStatus.APPROVED)
+        .annotate(sample_count=Coalesce(Subquery(counts), 0))
+        .select_related("task")
+        .order_by("task__slug", "split")
+    )
+
+
 def waiting_splits(user: Any) -> QuerySet[TaskSplit]:
-    """Splits of the reviewer's queue (TaskSplit.objects.review_queue, also on the home page) with samples,
+    """Splits of the reviewer's queue (review_queue, also on the home page) with samples,
     that they have no live review of yet: starting one supersedes a review left by a former reviewer or
     made stale by changed content."""
     theirs = live_reviews(
         Review.objects.filter(task_split=OuterRef("pk"), status=ReviewStatus.OPEN, role=ReviewRole.PRIMARY)
     )
-    return TaskSplit.objects.review_queue(user).filter(sample_count__gt=0).exclude(Exists(theirs))
+    return review_queue(user).filter(sample_count__gt=0).exclude(Exists(theirs))
 
 
 def history_visible_splits(user: Any) -> QuerySet[TaskSplit]:

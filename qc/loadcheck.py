@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from pipeline.m3it_format import build_record, check_record, decode_line, encode_line, sample_image_bytes
+from pipeline.export.record import build_record, check_record, decode_line, encode_line, sample_image_bytes
 from pipeline.models import Sample
 
 

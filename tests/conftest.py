@@ -16,9 +16,8 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
-from pipeline.jobs import QUEUES
-
-from .factories import AdminFactory, AnnotatorFactory, ReviewerFactory
+from pipeline.jobs.runner import QUEUES
+from tests.factories import AdminFactory, AnnotatorFactory, ReviewerFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from PIL import Image as PILImage
 
 from annotator.models import Instruction, Task, TaskSplit
-from pipeline.images import store_image
+from pipeline.media.images import store_image
 from pipeline.models import Sample, SampleImage
 
 

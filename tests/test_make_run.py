@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from .conftest import wait_for
+from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRUBBED = (

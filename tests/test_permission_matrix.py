@@ -30,8 +30,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from pipeline.models import Image, Job, JobKind
-
-from .factories import AdminFactory, AnnotatorFactory, ReviewerFactory, TaskFactory, png_bytes
+from tests.factories import AdminFactory, AnnotatorFactory, ReviewerFactory, TaskFactory, png_bytes
 
 LOGIN = "login"
 ROLES = ("anonymous", "annotator", "reviewer", "admin", "other")
@@ -61,7 +60,7 @@ ADMIN_ACTS_ON_POOL_API = expect(403, annotator=403, reviewer=403, admin=200, oth
 
 def _instruction(w: World) -> Any:
     """One instruction in task A's pool, written by its annotator (created once per World)."""
-    from .factories import InstructionFactory
+    from tests.factories import InstructionFactory
 
     if "instruction" not in w.extra:
         w.extra["instruction"] = InstructionFactory(task=w.task_a, author=w.users["annotator"], position=0)
@@ -109,8 +108,7 @@ def _export_request(w: World) -> dict[str, Any]:
     """Approve task A's train split (one sample with an instruction) and ask for it."""
     from annotator.models import TaskSplit
     from pipeline.models import Sample
-
-    from .factories import InstructionFactory, SampleFactory
+    from tests.factories import InstructionFactory, SampleFactory
 
     if "sample" not in w.extra:
         w.extra["sample"] = SampleFactory(task=w.task_a, split="train")
@@ -124,9 +122,9 @@ def _export_request(w: World) -> dict[str, Any]:
 
 def _finished_export(w: World) -> Any:
     """A complete export of task A's approved train split, written in this process."""
-    from pipeline.export import start_export
-    from pipeline.jobs import run_job
-    from pipeline.tasks import export_dataset
+    from pipeline.export.tasks import export_dataset
+    from pipeline.export.writer import start_export
+    from pipeline.jobs.runner import run_job
 
     if "export" not in w.extra:
         request = _export_request(w)
@@ -141,7 +139,7 @@ def _import_folder(w: World) -> str:
     """A folder under IMPORT_ROOT with a one-line M3IT file, for starting an import."""
     import base64
 
-    from pipeline.importing import import_root
+    from pipeline.imports.importer import import_root
 
     if "import_folder" not in w.extra:
         folder = import_root() / f"matrix-{w.task_a.slug}"
@@ -173,7 +171,7 @@ def _import_job(w: World) -> Job:
         w.extra["import_job"] = Job.objects.create(
             kind=JobKind.IMPORT,
             status="failed",
-            task_name="pipeline.tasks.import_source",
+            task_name="pipeline.imports.tasks.import_source",
             params={**_import_request(w), "files": {}, "options": {}},
             result={"report": name, "first_rejected": []},
             task=w.task_a,
@@ -183,7 +181,7 @@ def _import_job(w: World) -> Job:
 
 
 def _sample(w: World) -> Any:
-    from .factories import SampleFactory
+    from tests.factories import SampleFactory
 
     if "sample" not in w.extra:
         w.extra["sample"] = SampleFactory(task=w.task_a, split="train")
@@ -506,8 +504,7 @@ def _paraphrase_sample(w: World) -> Any:
     """A sample of task A's train split waiting for its paraphrase."""
     if "paraphrase_sample" not in w.extra:
         from pipeline.models import ParaphraseState
-
-        from .factories import SampleFactory
+        from tests.factories import SampleFactory
 
         w.extra["paraphrase_sample"] = SampleFactory(
             task=w.task_a, split="train", paraphrase_state=ParaphraseState.PENDING
@@ -524,7 +521,7 @@ def _paraphrase_job(w: World) -> Job:
     """A paraphrase job an admin started on task A's train split."""
     return Job.objects.create(
         kind=JobKind.PARAPHRASE,
-        task_name="pipeline.tasks.paraphrase_answers",
+        task_name="pipeline.paraphrase.tasks.paraphrase_answers",
         created_by=w.users["admin"],
         task=w.task_a,
         params={"splits": [f"{w.task_a.slug}/train"]},
@@ -535,9 +532,8 @@ def _qc_split(w: World) -> Any:
     """Task A's train split with two samples to review (and an instruction pool by its writer)."""
     if "qc_split" not in w.extra:
         from annotator.models import TaskSplit
-        from pipeline.selection import draw_instruction
-
-        from .factories import InstructionFactory, SampleFactory
+        from pipeline.samples.selection import draw_instruction
+        from tests.factories import InstructionFactory, SampleFactory
 
         pool = [InstructionFactory(task=w.task_a, author=w.users["annotator"])]
         for _ in range(2):
@@ -607,14 +603,18 @@ def test_every_row_names_every_role():
 
 @pytest.fixture
 def world(db: None) -> World:
-    from pipeline.images import store_image
+    from pipeline.media.images import store_image
 
     annotator, other = AnnotatorFactory(), AnnotatorFactory()
     reviewer, admin = ReviewerFactory(), AdminFactory()
     task_a = TaskFactory(writer=annotator, reviewer=reviewer)
     task_b = TaskFactory(writer=other)
     job_a = Job.objects.create(
-        kind=JobKind.DEMO, task_name="pipeline.tasks.build_demo_dataset", created_by=annotator, task=task_a, total=5
+        kind=JobKind.DEMO,
+        task_name="pipeline.demo.tasks.build_demo_dataset",
+        created_by=annotator,
+        task=task_a,
+        total=5,
     )
     users = {"anonymous": None, "annotator": annotator, "reviewer": reviewer, "admin": admin, "other": other}
     return World(users=users, task_a=task_a, task_b=task_b, job_a=job_a, image=store_image(png_bytes()))

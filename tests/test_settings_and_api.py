@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from .factories import AnnotatorFactory, TaskFactory
+from tests.factories import AnnotatorFactory, TaskFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 # Variables of the developer's or CI's environment that would change what the subprocess sees.

@@ -10,8 +10,7 @@ from django.urls import reverse
 
 from annotator.forms import TaskAssignForm
 from annotator.models import Task
-
-from ..factories import AnnotatorFactory, ReviewerFactory, TaskFactory, UserFactory
+from tests.factories import AnnotatorFactory, ReviewerFactory, TaskFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

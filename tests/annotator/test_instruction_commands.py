@@ -8,8 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from annotator import pool
-
-from ..factories import InstructionFactory, TaskFactory
+from tests.factories import InstructionFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 

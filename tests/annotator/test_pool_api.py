@@ -6,8 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from annotator.models import InstructionEvent, PoolStatus
-
-from ..factories import AnnotatorFactory, InstructionFactory, TaskFactory
+from tests.factories import AnnotatorFactory, InstructionFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,8 @@ import pytest
 
 from annotator import pool
 from annotator.models import PoolStatus, QCStatus, TaskSplit
-from pipeline.selection import redraw_instructions
-
-from ..factories import InstructionFactory, SampleFactory, TaskFactory
+from pipeline.samples.selection import redraw_instructions
+from tests.factories import InstructionFactory, SampleFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 

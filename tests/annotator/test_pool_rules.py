@@ -6,8 +6,7 @@ import pytest
 
 from annotator import pool
 from annotator.models import Instruction, InstructionEvent, PoolStatus
-
-from ..factories import AnnotatorFactory, TaskFactory
+from tests.factories import AnnotatorFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 

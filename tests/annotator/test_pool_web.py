@@ -12,8 +12,7 @@ from django.urls import reverse
 
 from annotator import pool
 from annotator.models import InstructionEvent, PoolStatus
-
-from ..factories import AnnotatorFactory, InstructionFactory, SampleFactory, TaskFactory
+from tests.factories import AnnotatorFactory, InstructionFactory, SampleFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 

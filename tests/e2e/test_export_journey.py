@@ -12,10 +12,9 @@ import pytest
 
 from config.celery import app as celery_app
 from pipeline.models import Export
-
-from ..factories import UserFactory
-from ..pipeline.export_data import build_small_dataset
-from .conftest import login
+from tests.e2e.conftest import login
+from tests.factories import UserFactory
+from tests.pipeline.export.export_data import build_small_dataset
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 SHOTS = os.environ.get("EXPORT_SCREENSHOTS")  # a folder: save screenshots of the pages to look at

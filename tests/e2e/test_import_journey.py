@@ -13,9 +13,8 @@ from PIL import Image as PILImage
 from annotator.registry import load_tasks
 from config.celery import app as celery_app
 from pipeline.models import Sample
-
-from ..factories import AdminFactory
-from .conftest import login
+from tests.e2e.conftest import login
+from tests.factories import AdminFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 SHOTS = os.environ.get("IMPORT_SCREENSHOTS")  # a folder: save screenshots of the pages to look at

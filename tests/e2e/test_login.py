@@ -1,7 +1,7 @@
 import pytest
 
-from ..factories import AdminFactory
-from .conftest import login
+from tests.e2e.conftest import login
+from tests.factories import AdminFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

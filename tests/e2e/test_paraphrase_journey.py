@@ -6,10 +6,9 @@ import pytest
 
 from config.celery import app as celery_app
 from pipeline.models import ParaphraseState, Sample
-
-from ..factories import AdminFactory, TaskFactory
-from ..pipeline.fake_llm import FakeLLM
-from .conftest import login
+from tests.e2e.conftest import login
+from tests.factories import AdminFactory, TaskFactory
+from tests.pipeline.fake_llm import FakeLLM
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -9,9 +9,8 @@ import pytest
 from annotator.models import QCStatus, TaskSplit
 from pipeline.models import Sample, SampleQCState
 from qc.models import AuditAction, AuditEvent, Review, SampleRevision
-
-from ..qc.conftest import make_split
-from .conftest import login
+from tests.e2e.conftest import login
+from tests.qc.conftest import make_split
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 SHOTS = os.environ.get("QC_SCREENSHOTS")  # a folder: save screenshots of the pages to look at
@@ -83,10 +82,9 @@ def test_reviewer_reviews_a_split_with_the_keyboard_and_it_is_approved(page):
 
 
 def test_reviewer_rejects_with_tags_by_keyboard(page):
-    from pipeline.images import store_image
+    from pipeline.media.images import store_image
     from pipeline.models import SampleImage
-
-    from ..factories import png_bytes
+    from tests.factories import png_bytes
 
     s = make_split(3, modality="video")
     for sample in s.samples:  # video samples: 8 frames each, shown as a strip
@@ -114,8 +112,7 @@ def test_reviewer_rejects_with_tags_by_keyboard(page):
 
 def test_admin_sees_the_dashboard_and_asks_for_a_second_reviewer(page):
     from qc import review as qc_review
-
-    from ..factories import AdminFactory, ReviewerFactory
+    from tests.factories import AdminFactory, ReviewerFactory
 
     admin = AdminFactory()
     approved = make_split(10)

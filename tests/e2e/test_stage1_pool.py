@@ -3,9 +3,8 @@
 import pytest
 
 from annotator.models import PoolStatus, Task
-
-from ..factories import AnnotatorFactory, ReviewerFactory, TaskFactory
-from .conftest import login
+from tests.e2e.conftest import login
+from tests.factories import AnnotatorFactory, ReviewerFactory, TaskFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

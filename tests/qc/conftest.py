@@ -9,9 +9,8 @@ import pytest
 
 from annotator.models import Task, TaskSplit
 from pipeline.models import Sample
-from pipeline.selection import draw_instruction
-
-from ..factories import AnnotatorFactory, InstructionFactory, ReviewerFactory, SampleFactory, TaskFactory
+from pipeline.samples.selection import draw_instruction
+from tests.factories import AnnotatorFactory, InstructionFactory, ReviewerFactory, SampleFactory, TaskFactory
 
 
 @dataclass

@@ -8,9 +8,8 @@ from qc import review
 from qc.agreement import agreement, cohens_kappa, percent_agreement
 from qc.dashboard import dashboard
 from qc.models import Verdict
-
-from ..factories import ReviewerFactory
-from .conftest import make_split
+from tests.factories import ReviewerFactory
+from tests.qc.conftest import make_split
 
 
 def test_two_labels():

@@ -7,12 +7,11 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from annotator.models import Instruction
-from pipeline.m3it_format import build_record, encode_line, sample_image_bytes
+from pipeline.export.record import build_record, encode_line, sample_image_bytes
 from pipeline.models import Sample
 from qc import review
 from qc.loadcheck import check_lines, load_check, serialise
-
-from .conftest import make_split
+from tests.qc.conftest import make_split
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,8 @@ from pipeline.models import Sample, SampleQCState
 from qc import review
 from qc.models import AuditAction, AuditEvent, Review, ReviewStatus, SampleRevision, Verdict
 from qc.selection import draw_samples, reservoir, review_seed
-
-from ..factories import InstructionFactory, ReviewerFactory
-from .conftest import make_split
+from tests.factories import InstructionFactory, ReviewerFactory
+from tests.qc.conftest import make_split
 
 pytestmark = pytest.mark.django_db
 

@@ -7,15 +7,14 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from annotator.dashboard import splits_to_review
 from annotator.models import QCStatus, TaskSplit
+from home.dashboard import splits_to_review
 from pipeline.models import Sample
 from qc import review
 from qc.access import waiting_splits
 from qc.models import AuditAction, AuditEvent, Review, ReviewStatus, Verdict
-
-from ..factories import ReviewerFactory
-from .conftest import make_split
+from tests.factories import ReviewerFactory
+from tests.qc.conftest import make_split
 
 pytestmark = pytest.mark.django_db
 

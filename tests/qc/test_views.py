@@ -9,13 +9,12 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from annotator.models import QCStatus
-from pipeline.images import store_image
+from pipeline.media.images import store_image
 from pipeline.models import SampleImage
 from qc import review
 from qc.models import AuditEvent, ReviewItem, Verdict
-
-from ..factories import AdminFactory, AnnotatorFactory, ReviewerFactory, png_bytes
-from .conftest import make_split
+from tests.factories import AdminFactory, AnnotatorFactory, ReviewerFactory, png_bytes
+from tests.qc.conftest import make_split
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""`manage.py export`: write an export of the approved splits, with a progress bar (pipeline.cli)."""
+"""`manage.py export`: write an export of the approved splits, with a progress bar (pipeline.jobs.cli)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from annotator.models import Split
-from pipeline import export as exports
-from pipeline.cli import follow_jobs
-from pipeline.jobs import run_job
+from pipeline.export import writer as exports
+from pipeline.export.tasks import export_dataset
+from pipeline.jobs.cli import follow_jobs
+from pipeline.jobs.runner import run_job
 from pipeline.models import Job, JobStatus
-from pipeline.tasks import export_dataset
 
 
 class Command(BaseCommand):

@@ -10,13 +10,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pipeline.adapters import ADAPTERS
-from pipeline.adapters.base import ImportInputError
-from pipeline.cli import BarProgress, follow_jobs
-from pipeline.importing import start_import, validate_params
-from pipeline.jobs import Progress, run_job
+from pipeline.imports.adapters import ADAPTERS
+from pipeline.imports.adapters.base import ImportInputError
+from pipeline.imports.importer import start_import, validate_params
+from pipeline.imports.tasks import import_source
+from pipeline.jobs.cli import BarProgress, follow_jobs
+from pipeline.jobs.runner import Progress, run_job
 from pipeline.models import Job, JobKind, JobStatus
-from pipeline.tasks import import_source
 
 
 def _pairs(values: list[str], what: str) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from pipeline import paraphrase_run
-from pipeline.cli import follow_jobs
-from pipeline.jobs import run_job
-from pipeline.tasks import paraphrase_answers
+from pipeline.jobs.cli import follow_jobs
+from pipeline.jobs.runner import run_job
+from pipeline.paraphrase import runner as paraphrase_run
+from pipeline.paraphrase.tasks import paraphrase_answers
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from annotator.models import Task
-from pipeline.selection import count_samples, redraw_instructions
+from pipeline.samples.selection import count_samples, redraw_instructions
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pipeline.cli import follow_jobs
-from pipeline.seeding import DEMO_USERS, demo_logins_file, seed_demo
+from pipeline.demo.seeding import DEMO_USERS, demo_logins_file, seed_demo
+from pipeline.jobs.cli import follow_jobs
 
 
 class Command(BaseCommand):

@@ -12,7 +12,7 @@ import av
 import numpy as np
 from PIL import Image as PILImage
 
-from pipeline.importing import Importer, build_importer
+from pipeline.imports.importer import Importer, build_importer
 
 
 def image_bytes(colour: tuple[int, int, int], size: tuple[int, int] = (40, 30), fmt: str = "PNG") -> bytes:

@@ -7,13 +7,12 @@ import zipfile
 
 import pytest
 
-from pipeline.adapters import ImportInputError
-from pipeline.importing import ImportRejected, start_import
+from pipeline.imports.adapters import ImportInputError
+from pipeline.imports.importer import ImportRejected, start_import
+from pipeline.imports.uploads import receive_upload
 from pipeline.models import Image, Job, Sample, SampleImage
-from pipeline.uploads import receive_upload
-
-from ...factories import AdminFactory, SampleFactory
-from .files import (
+from tests.factories import AdminFactory, SampleFactory
+from tests.pipeline.imports.files import (
     bomb_png,
     importer_for,
     vqa_annotation,

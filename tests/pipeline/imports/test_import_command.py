@@ -8,8 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from pipeline.models import Job, JobKind, JobStatus, Sample
-
-from .files import vqa_annotation, write_vqa
+from tests.pipeline.imports.files import vqa_annotation, write_vqa
 
 pytestmark = pytest.mark.django_db
 

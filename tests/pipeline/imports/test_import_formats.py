@@ -11,13 +11,12 @@ import pytest
 from PIL import Image as PILImage
 
 from annotator.models import Task
-from pipeline.adapters.classification import LETTERS, lettered_options, option_seed
-from pipeline.images import box_line_width, read_image_bytes
+from pipeline.imports.adapters.classification import LETTERS, lettered_options, option_seed
+from pipeline.media.images import box_line_width, read_image_bytes
+from pipeline.media.video import frame_positions
 from pipeline.models import Image, ParaphraseState, Sample
-from pipeline.video import frame_positions
-
-from ...factories import InstructionFactory
-from .files import (
+from tests.factories import InstructionFactory
+from tests.pipeline.imports.files import (
     image_bytes,
     importer_for,
     write_image,

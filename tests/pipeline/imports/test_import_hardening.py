@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import default_storage
 
-from pipeline.adapters import ImportInputError
-from pipeline.adapters.base import Location, Rejected
-from pipeline.importing import Importer, ImportRejected, RejectionReport, validate_params
+from pipeline.imports.adapters import ImportInputError
+from pipeline.imports.adapters.base import Location, Rejected
+from pipeline.imports.importer import Importer, ImportRejected, RejectionReport, validate_params
 from pipeline.models import ParaphraseState, Sample
-
-from .files import importer_for, write_image, write_json, write_jsonl, write_video
+from tests.pipeline.imports.files import importer_for, write_image, write_json, write_jsonl, write_video
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +100,7 @@ def test_an_unexpected_error_on_one_row_is_a_rejected_row(import_root, tasks, mo
     def broken(prepared, boxes):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr("pipeline.importing.draw_boxes", broken)
+    monkeypatch.setattr("pipeline.imports.importer.draw_boxes", broken)
     with pytest.raises(ImportRejected) as caught:
         importer_for("regions", "coco-goi", "train", "reg").run()
     assert caught.value.result["first_rejected"][0]["message"] == (

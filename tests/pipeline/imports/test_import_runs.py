@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 from django.db import transaction
 
-from pipeline.importing import start_import
+from pipeline.imports.importer import start_import
 from pipeline.models import Image, Job, JobStatus, Sample, SampleImage
-
-from ...conftest import wait_for
-from ...factories import AdminFactory
-from .files import importer_for, vqa_annotation, write_vqa
+from tests.conftest import wait_for
+from tests.factories import AdminFactory
+from tests.pipeline.imports.files import importer_for, vqa_annotation, write_vqa
 
 
 def write_synthetic_vqa(folder: Path, count: int, images: int = 5) -> None:
@@ -69,7 +68,7 @@ def test_interrupted_import_resumes_from_last_committed_batch(import_root, tasks
     assert Sample.objects.count() == 4  # batches 1 and 2 committed
 
     # A batch that fails half-way leaves nothing of itself behind.
-    from pipeline import importing
+    from pipeline.imports import importer as importing
 
     calls = {"n": 0}
     real = importing.insert_rows
@@ -199,7 +198,7 @@ def test_check_pass_estimates_the_row_count_from_the_bytes_read(import_root, tas
     import base64
     import json
 
-    from .files import image_bytes
+    from tests.pipeline.imports.files import image_bytes
 
     image = base64.b64encode(image_bytes((5, 5, 5))).decode()
     lines = [
@@ -227,8 +226,7 @@ def test_queries_per_batch_not_per_row(import_root, tasks):
     from django.test.utils import CaptureQueriesContext
 
     from annotator.models import Task
-
-    from ...factories import InstructionFactory
+    from tests.factories import InstructionFactory
 
     task = Task.objects.get(slug="vqa-v2")
     for _ in range(3):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from annotator.models import Task
-from pipeline.adapters.vqa import most_common_answer
+from pipeline.imports.adapters.vqa import most_common_answer
 from pipeline.models import Image, ParaphraseState, Sample
-
-from ...factories import InstructionFactory
-from .files import importer_for, vqa_annotation, write_image, write_json, write_vqa
+from tests.factories import InstructionFactory
+from tests.pipeline.imports.files import importer_for, vqa_annotation, write_image, write_json, write_vqa
 
 pytestmark = pytest.mark.django_db
 

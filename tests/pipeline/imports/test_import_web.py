@@ -14,9 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from pipeline.models import Job, JobStatus, ParaphraseState, Sample, SampleQCState
-
-from ...factories import AdminFactory, AnnotatorFactory, ReviewerFactory, SampleFactory, TaskFactory
-from .files import id_image, image_bytes, vqa_annotation, write_json, write_video, write_vqa
+from tests.factories import AdminFactory, AnnotatorFactory, ReviewerFactory, SampleFactory, TaskFactory
+from tests.pipeline.imports.files import id_image, image_bytes, vqa_annotation, write_json, write_video, write_vqa
 
 pytestmark = pytest.mark.django_db
 
@@ -206,7 +205,7 @@ def test_sample_browser_filters_pages_and_shows_frames(admin_client, import_root
             {"adapter": "video-qa", "task": "msrvtt-qa", "split": "train", "folder": "v", "max_rejected": 0},
         )
     url = reverse("sample-list")
-    monkeypatch.setattr("pipeline.views.SAMPLES_PER_PAGE", 2)
+    monkeypatch.setattr("pipeline.samples.views.SAMPLES_PER_PAGE", 2)
 
     with CaptureQueriesContext(connection) as queries:
         first = admin_client.get(url, {"task": "browse-me", "split": "train"}).content.decode()

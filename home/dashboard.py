@@ -1,0 +1,60 @@
+"""What each role sees on its landing page: the person's own work, in a few aggregate queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+
+from annotator.models import PoolStatus, QCStatus, Task, TaskSplit
+from pipeline.models import Job, JobStatus, Sample
+from qc.access import review_queue
+
+INSTRUCTIONS_PER_TASK = 10  # the paper's pool size per task
+
+# Pools that need the writer's hand first: returned with comments, then still open, then submitted.
+_POOL_ORDER = Case(
+    When(pool_status=PoolStatus.RETURNED, then=Value(0)),
+    When(pool_status=PoolStatus.OPEN, then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+
+
+def writing_tasks(user: Any) -> list[Task]:
+    """The tasks this person writes instructions for, those needing action first, with counts."""
+    tasks = list(Task.objects.filter(writer=user).with_instruction_counts().order_by(_POOL_ORDER, "slug"))
+    for task in tasks:
+        task.instruction_percent = min(100, 100 * task.instruction_count // INSTRUCTIONS_PER_TASK)
+    return tasks
+
+
+@dataclass
+class SplitToReview:
+    split: TaskSplit
+    samples: int
+
+
+def splits_to_review(user: Any) -> tuple[list[SplitToReview], int]:
+    """The reviewer's queue (qc.access.review_queue, shared with QC's queue) with samples,
+    and how many of their splits have none yet."""
+    splits = list(review_queue(user))
+    waiting = [SplitToReview(s, s.sample_count) for s in splits if s.sample_count]
+    return waiting, len(splits) - len(waiting)
+
+
+def admin_overview() -> dict[str, Any]:
+    """Headline numbers of the whole project."""
+    tasks = Task.objects.aggregate(
+        total=Count("id"),
+        with_writer=Count("id", filter=Q(writer__isnull=False)),
+        with_reviewer=Count("id", filter=Q(reviewer__isnull=False)),
+        submitted=Count("id", filter=Q(pool_status=PoolStatus.SUBMITTED)),
+    )
+    splits = TaskSplit.objects.aggregate(total=Count("id"), approved=Count("id", filter=Q(qc_status=QCStatus.APPROVED)))
+    jobs = Job.objects.exclude(params__has_key="parent").aggregate(
+        active=Count("id", filter=Q(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])),
+        failed=Count("id", filter=Q(status=JobStatus.FAILED)),
+    )
+    return {"tasks": tasks, "splits": splits, "jobs": jobs, "samples": Sample.objects.count()}

@@ -1,0 +1,20 @@
+"""Celery task of the import step (thin: the work is in pipeline.imports.importer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.imports.importer import ImportRejected, build_importer
+from pipeline.jobs.runner import Progress, job_task
+from pipeline.models import Job
+
+
+@job_task(queue="default")
+def import_source(job: Job, progress: Progress) -> dict[str, Any]:
+    """Import one source dataset split. Resumable: committed batches are skipped."""
+    importer = build_importer(job.params, job=job, progress=progress)
+    try:
+        return importer.run().as_dict()
+    except ImportRejected as exc:
+        Job.objects.filter(pk=job.pk).update(result=exc.result)
+        raise

@@ -1,0 +1,99 @@
+"""Import pages: start an import (upload or server folder), follow it, its rejected rows, run it again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+from django.views.generic import DetailView
+
+from annotator.permissions import AdminRequiredMixin
+from pipeline.imports.adapters import ADAPTERS, ImportInputError
+from pipeline.imports.forms import ImportForm
+from pipeline.imports.importer import start_import
+from pipeline.imports.uploads import start_import_from_upload
+from pipeline.jobs.access import visible_jobs
+from pipeline.models import JobKind
+
+
+def import_jobs(user: Any) -> Any:
+    return visible_jobs(user).filter(kind=JobKind.IMPORT)
+
+
+class ImportListView(AdminRequiredMixin, View):
+    """Start an import (upload or server folder) and follow the recent ones."""
+
+    template_name = "pipeline/imports/list.html"
+
+    def context(self, form: ImportForm) -> dict[str, Any]:
+        return {
+            "form": form,
+            "adapters": ADAPTERS.values(),
+            "jobs": import_jobs(self.request.user)[:25],
+            "import_root": settings.IMPORT_ROOT,
+        }
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, self.template_name, self.context(ImportForm()))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = ImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data.get("upload")
+            try:
+                job = start_import_from_upload(form.params(), upload, request.user)
+            except ImportInputError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"Import job #{job.pk} queued.")
+                return redirect("import-detail", pk=job.pk)
+        return render(request, self.template_name, self.context(form), status=400)
+
+
+class ImportDetailView(AdminRequiredMixin, DetailView):
+    template_name = "pipeline/imports/detail.html"
+    context_object_name = "job"
+
+    def get_queryset(self) -> Any:
+        return import_jobs(self.request.user)
+
+
+class ImportReportView(AdminRequiredMixin, View):
+    """The full list of rejected rows of an import, as CSV."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        job = get_object_or_404(import_jobs(request.user), pk=pk)
+        name = (job.result or {}).get("report")
+        if not name or not default_storage.exists(name):
+            raise Http404
+        return FileResponse(
+            default_storage.open(name, "rb"),
+            as_attachment=True,
+            filename=f"import-{job.pk}-rejected.csv",
+            content_type="text/csv",
+        )
+
+
+class ImportRetryView(AdminRequiredMixin, View):
+    """Run an ended import again with the same parameters: committed rows are skipped, the rest resumes."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        job = get_object_or_404(import_jobs(request.user), pk=pk)
+        if not job.is_terminal:
+            messages.error(request, f"Import job #{job.pk} is still {job.status}.")
+            return redirect("import-detail", pk=job.pk)
+        try:
+            new = start_import(job.params, request.user)
+        except ImportInputError as exc:
+            messages.error(request, str(exc))
+            return redirect("import-detail", pk=job.pk)
+        messages.success(request, f"Import job #{new.pk} queued (re-run of #{job.pk}).")
+        return redirect("import-detail", pk=new.pk)
+
+
+# ---- samples browser -----------------------------------------------------------------------
