@@ -23,9 +23,7 @@ run: install .env
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo --seconds-per-sample 0.25
 	@echo "M3IT Studio on http://$(HOST):$(PORT)/  (Ctrl-C stops the web app and the worker)"
-	@bash -c 'trap "trap - TERM; kill 0" INT TERM EXIT; \
-	  $(VENV)/bin/celery -A config worker -Q default,llm,gpu -c $(WORKER_CONCURRENCY) -l info & \
-	  $(PY) manage.py runserver --noreload $(HOST):$(PORT) & wait'
+	@bash config/run_dev.sh $(VENV) $(HOST) $(PORT) $(WORKER_CONCURRENCY)
 
 test: install
 	$(VENV)/bin/pytest
