@@ -8,8 +8,11 @@ drafts into rows in batches.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+import sqlite3
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,18 +33,21 @@ class ImportInputError(ValueError):
 
 @dataclass(frozen=True)
 class ImageFile:
-    """An image file below the import root, optionally with boxes to draw on a copy."""
+    """An image file below the import root, optionally with boxes to draw on a copy: red, or one named
+    colour per box in `colours` (pipeline.media.images.BOX_COLOURS)."""
 
     path: str
     boxes: tuple[Box, ...] = ()
+    colours: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ImageData:
-    """Image bytes carried in the record itself (e.g. M3IT's base64 strings)."""
+    """Image bytes carried in the record itself (e.g. M3IT's base64 strings, Shapes' pixel arrays)."""
 
     data: bytes
     boxes: tuple[Box, ...] = ()
+    colours: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -385,3 +391,210 @@ def index_by_number(folder: Path, suffixes: set[str]) -> dict[int, str]:
             if match:
                 index.setdefault(int(match.group(1)), os.path.relpath(os.path.join(dirpath, filename), folder))
     return index
+
+
+def json_entries(
+    path: Path, prefix: str, label: str, tracker: SourceFiles | None = None
+) -> Iterator[tuple[int, str, Any]]:
+    """(number, key, value) of the JSON object at `prefix` ("" for the top level), streamed: the formats that
+    key their records by id (GQA questions, OCR-VQA's dataset.json, ScienceQA's problems.json)."""
+    count = 0
+    try:
+        with path.open("rb") as handle:
+            if tracker is not None:
+                tracker.track(handle, path.stat().st_size)
+            for key, value in ijson.kvitems(handle, prefix, use_float=True):
+                count += 1
+                yield count, key, value
+    except ijson.common.IncompleteJSONError as exc:
+        raise ImportInputError(f"{label} is truncated or not valid JSON after entry {count}: {exc}") from exc
+    except ijson.common.JSONError as exc:
+        raise ImportInputError(f"{label} is not valid JSON after entry {count}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ImportInputError(f"{label} is not UTF-8 text after entry {count}") from exc
+
+
+# ---- helpers the dataset adapters share ----------------------------------------------------
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class RowProblem(ValueError):
+    """One record cannot become a sample; the message says why (the adapter rejects the row)."""
+
+
+def record_id(record: Any, *keys: str) -> str:
+    """The first of `keys` the record has, as text ("" when none): ids come as numbers or strings."""
+    if isinstance(record, dict):
+        for key in keys:
+            if record.get(key) not in (None, ""):
+                return str(record[key])
+    return ""
+
+
+def lettered(choices: list[str]) -> str:
+    """M3IT's option lines: "(A) first\\n(B) second"."""
+    if len(choices) > len(LETTERS):
+        raise RowProblem(f"{len(choices)} choices; at most {len(LETTERS)} can be lettered")
+    return "\n".join(f"({LETTERS[i]}) {choice}" for i, choice in enumerate(choices))
+
+
+def lettered_answer(choices: list[str], index: Any) -> str:
+    """The target "(B) second" for the gold `index`; RowProblem when it is not an index into the choices."""
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < min(len(choices), len(LETTERS)):
+        raise RowProblem(f"answer index {index!r} is not an index into the {len(choices)} choices")
+    return f"({LETTERS[index]}) {choices[index]}"
+
+
+def text_list(value: Any, field_name: str) -> list[str]:
+    """A list of non-empty strings (answers, choices, OCR tokens); RowProblem when it is not one."""
+    if not isinstance(value, list):
+        raise RowProblem(f"{field_name} must be a list, not {type(value).__name__}")
+    items = [str(item).strip() for item in value if item is not None and str(item).strip()]
+    if not items:
+        raise RowProblem(f"{field_name} is empty")
+    return items
+
+
+OCR_META_MAX = 200  # OCR tokens kept in meta per sample; the paraphrase prompt uses the first 50
+
+
+class FileIndex:
+    """Media files below a folder, found by a key: the file stem ("2407890" → 2407890.jpg) or, with
+    `by_number`, the trailing number of the stem (COCO: 391895 → COCO_val2014_000000391895.jpg).
+
+    One walk of the folder; `path` returns the path below the import root or raises RowProblem."""
+
+    def __init__(
+        self, source: SourceFiles, role: str, suffixes: set[str], *, by_number: bool = False, what: str = "image"
+    ) -> None:
+        self.source, self.role, self.what, self.by_number = source, role, what, by_number
+        folder = source.folder(role)
+        self.files: dict[Any, str] = index_by_number(folder, suffixes) if by_number else index_by_stem(folder, suffixes)
+
+    def find(self, *keys: Any) -> str | None:
+        for key in keys:
+            if self.by_number:
+                try:
+                    key = int(str(key).rsplit("_", 1)[-1])
+                except (TypeError, ValueError):
+                    continue
+            found = self.files.get(key if self.by_number else str(key))
+            if found is not None:
+                return self.source.under(self.role, found)
+        return None
+
+    def path(self, *keys: Any, label: str = "") -> str:
+        found = self.find(*keys)
+        if found is None:
+            raise RowProblem(f"no {self.what} file for {label or 'id'} {keys[0]}")
+        return found
+
+
+def index_by_stem(folder: Path, suffixes: set[str]) -> dict[str, str]:
+    """File stem → path below `folder` (the first one found when two folders hold the same name)."""
+    index: dict[str, str] = {}
+    for dirpath, _dirnames, filenames in os.walk(folder):
+        for filename in filenames:
+            stem, suffix = os.path.splitext(filename)
+            if suffix.lower() in suffixes:
+                index.setdefault(stem, os.path.relpath(os.path.join(dirpath, filename), folder))
+    return index
+
+
+class RecordAdapter(Adapter):
+    """An adapter over one stream of records: subclasses say where the records are (`records`), which
+    fields a record needs and how it becomes drafts (`build`). A record that is not an object or lacks
+    a field, or whose `build` raises RowProblem, is rejected with its file and item number."""
+
+    id_fields: ClassVar[tuple[str, ...]] = ("id",)
+    required: ClassVar[tuple[str, ...]] = ()
+
+    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
+        raise NotImplementedError
+
+    def context(
+        self, source: SourceFiles, options: dict[str, Any], target: Target
+    ) -> contextlib.AbstractContextManager:
+        """A context manager giving what `build` needs for every record (file indexes, options read once,
+        a temporary index of a side file); None by default."""
+        return contextlib.nullcontext(None)
+
+    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
+        raise NotImplementedError
+
+    def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
+        with self.context(source, options, target) as context:
+            for where, record in self.records(source, options, target):
+                if isinstance(record, Rejected):
+                    yield record
+                    continue
+                source_id = record_id(record, *self.id_fields)
+                if problem := require(record, self.required):
+                    yield Rejected(where, problem, source_id)
+                    continue
+                try:
+                    yield from self.build(where, record, source_id, context)
+                except (RowProblem, ImportInputError) as exc:
+                    yield Rejected(where, str(exc), source_id)
+
+
+def json_list_records(source: SourceFiles, role: str, prefix: str) -> Iterator[tuple[Location, Any]]:
+    """The items of the JSON array at `prefix` in the file of `role`, with their locations."""
+    label = source.name(role)
+    for number, item in json_items(source.file(role), prefix, label, source):
+        yield Location(label, number, "item"), item
+
+
+def jsonl_records(source: SourceFiles, role: str) -> Iterator[tuple[Location, Any]]:
+    """The objects of a JSONL file; a line that is not JSON comes through as a Rejected row."""
+    label = source.name(role)
+    for number, record, error in jsonl_lines(source.file(role), label, source):
+        where = Location(label, number)
+        yield where, (Rejected(where, error) if error else record)
+
+
+def json_keyed_records(
+    source: SourceFiles, role: str, key_field: str, prefix: str = ""
+) -> Iterator[tuple[Location, Any]]:
+    """The entries of a JSON object keyed by id, each as its value with the key added under `key_field`."""
+    label = source.name(role)
+    for number, key, value in json_entries(source.file(role), prefix, label, source):
+        yield Location(label, number, "entry"), ({**value, key_field: key} if isinstance(value, dict) else value)
+
+
+def paraphrase_option(default: bool) -> OptionSpec:
+    """Whether the outputs are short answers to paraphrase later; the default is what M3IT did for the task."""
+    return OptionSpec("paraphrase", default, "true: the answers are short and get paraphrased (Stage II)", "bool")
+
+
+class KeyedIndex:
+    """Values by key in a temporary SQLite file, so a side file (captions, OCR tokens) joins by id while
+    memory stays flat on big files."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def get(self, key: Any, limit: int = 1_000) -> list[Any]:
+        rows = self.db.execute("SELECT value FROM kv WHERE key = ? ORDER BY id LIMIT ?", (str(key), limit))
+        return [orjson.loads(row[0]) for row in rows]
+
+
+@contextlib.contextmanager
+def keyed_index(pairs: Iterable[tuple[Any, Any]]) -> Iterator[KeyedIndex]:
+    """Index (key, value) pairs, streamed in, for lookups by key; the file goes when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="keyed-") as folder:
+        db = sqlite3.connect(Path(folder) / "index.sqlite3")
+        try:
+            db.execute("CREATE TABLE kv (id INTEGER PRIMARY KEY, key TEXT, value BLOB)")
+            batch: list[tuple[str, bytes]] = []
+            for key, value in pairs:
+                batch.append((str(key), orjson.dumps(value)))
+                if len(batch) >= 10_000:
+                    db.executemany("INSERT INTO kv (key, value) VALUES (?, ?)", batch)
+                    batch = []
+            db.executemany("INSERT INTO kv (key, value) VALUES (?, ?)", batch)
+            db.execute("CREATE INDEX kv_key ON kv (key)")
+            yield KeyedIndex(db)
+        finally:
+            db.close()
