@@ -7,11 +7,21 @@ from __future__ import annotations
 from pipeline.imports.adapters.base import Adapter, ImportInputError
 from pipeline.imports.adapters.captions import CocoKarpathyAdapter
 from pipeline.imports.adapters.classification import ImageFolderAdapter
+from pipeline.imports.adapters.compositional import CLEVRAdapter, GQAAdapter, ShapesAdapter
 from pipeline.imports.adapters.generic import GenericAdapter
+from pipeline.imports.adapters.knowledge import ScienceQAAdapter, ViQuAEAdapter
 from pipeline.imports.adapters.m3it import M3ITAdapter
+from pipeline.imports.adapters.reasoning import NLVR2Adapter, VCRAdapter
 from pipeline.imports.adapters.regions import RegionAdapter
-from pipeline.imports.adapters.video import VideoQAAdapter
-from pipeline.imports.adapters.vqa import AOKVQAAdapter, OKVQAAdapter, VQAv2Adapter
+from pipeline.imports.adapters.textqa import (
+    DocVQAAdapter,
+    OCRVQAAdapter,
+    STVQAAdapter,
+    TextVQAAdapter,
+    VisualMRCAdapter,
+)
+from pipeline.imports.adapters.video import ActivityNetQAAdapter, IVQAAdapter, MSVDQAAdapter, VideoQAAdapter
+from pipeline.imports.adapters.vqa import AOKVQAAdapter, FMIQAAdapter, OKVQAAdapter, VQAv2Adapter
 
 ADAPTERS: dict[str, Adapter] = {
     adapter.name: adapter
@@ -23,6 +33,25 @@ ADAPTERS: dict[str, Adapter] = {
         ImageFolderAdapter(),
         RegionAdapter(),
         VideoQAAdapter(),
+        # VQA
+        DocVQAAdapter(),
+        STVQAAdapter(),
+        TextVQAAdapter(),
+        OCRVQAAdapter(),
+        GQAAdapter(),
+        ShapesAdapter(),
+        FMIQAAdapter(),
+        # knowledge and reasoning
+        ScienceQAAdapter(),
+        ViQuAEAdapter(),
+        CLEVRAdapter(),
+        NLVR2Adapter(),
+        VCRAdapter(),
+        VisualMRCAdapter(),
+        # video QA
+        IVQAAdapter(),
+        MSVDQAAdapter(),
+        ActivityNetQAAdapter(),
         M3ITAdapter(),
         GenericAdapter(),
     )

@@ -1,11 +1,13 @@
-"""Video QA in MSRVTT-QA style: a JSON list of {id, video_id, question, answer} and a folder of videos.
+"""Video QA: MSRVTT-QA style JSON lists, MSVD-QA, ActivityNet-QA (questions + answers files) and iVQA (CSV).
 
 Frames are sampled by the importer (pipeline.media.video): 8 uniformly spaced frames per video."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +15,25 @@ from pipeline.imports.adapters.base import (
     VIDEO_SUFFIXES,
     Adapter,
     Draft,
+    FileIndex,
     FileSpec,
     ImportInputError,
     Location,
     OptionSpec,
+    RecordAdapter,
     Rejected,
     Row,
+    RowProblem,
     SourceFiles,
     Target,
     VideoFile,
+    csv_rows,
     json_items,
+    json_list_records,
+    paraphrase_option,
     require,
 )
+from pipeline.imports.adapters.vqa import most_common_answer, pair_by_question_id
 
 
 def index_videos(folder: Path) -> dict[str, str]:
@@ -85,3 +94,214 @@ class VideoQAAdapter(Adapter):
                 where=where,
                 short_answer=True,
             )
+
+
+def per_video(rows: Iterator[Row], keep: int, seed: str) -> Iterator[Row]:
+    """At most `keep` drafts per video (all when keep ≤ 0): the ones whose seeded hash of the source id is
+    smallest, so the choice is the same on every read of the file and does not depend on its order.
+
+    Rejected rows pass at once; the kept drafts come after the file is read, in order of first mention
+    of their video. Memory: `keep` drafts per video."""
+    if keep <= 0:
+        yield from rows
+        return
+    kept: dict[str, list[tuple[bytes, Draft]]] = {}
+    for row in rows:
+        if isinstance(row, Rejected):
+            yield row
+            continue
+        rank = hashlib.sha256(f"{seed}|{row.source_id}".encode()).digest()
+        chosen = kept.setdefault(str(row.meta.get("video_id")), [])
+        chosen.append((rank, row))
+        chosen.sort(key=lambda pair: pair[0])
+        del chosen[keep:]
+    for chosen in kept.values():
+        for _rank, draft in sorted(chosen, key=lambda pair: pair[1].where.line):
+            yield draft
+
+
+FRAMES_OPTION = OptionSpec("frames", 8, "frames sampled uniformly per video", "int")
+
+
+def per_video_option(default: int) -> OptionSpec:
+    return OptionSpec("per_video", default, "QA pairs kept per video (seeded choice); 0 keeps all", "int")
+
+
+def frame_count(options: dict[str, Any]) -> int:
+    frames: int = options["frames"]
+    if not 1 <= frames <= 32:
+        raise ImportInputError("frames must be between 1 and 32")
+    return frames
+
+
+class VideoQARecords(RecordAdapter):
+    """Shared by the video QA formats: frames and per-video options, the video index, the per-video choice."""
+
+    def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
+        frame_count(options)
+        seed = f"{target.task}|{target.split}"
+        return per_video(super().rows(source, options, target), options["per_video"], seed)
+
+    def video_draft(
+        self,
+        where: Location,
+        source_id: str,
+        video: str,
+        question: Any,
+        answer: str,
+        meta: dict[str, Any],
+        options: dict[str, Any],
+    ) -> Draft:
+        return Draft(
+            source_id=source_id,
+            media=[VideoFile(video, frames=options["frames"])],
+            inputs=str(question).strip(),
+            output=answer,
+            meta={"source_dataset": self.name, **meta},
+            where=where,
+            short_answer=options["paraphrase"],
+        )
+
+
+class MSVDQAAdapter(VideoQARecords):
+    """MSVD-QA (Xu et al., ACM MM 2017): `train_qa.json`, `val_qa.json`, `test_qa.json`, each a JSON list of
+    {id, video_id (a number), question, answer}, and the MSVD clips (YouTubeClips/<youtube_id>_<start>_<end>.avi).
+    `youtube_mapping.txt` ("<clip name> vid<N>" per line) maps the numbers to the clip names; clips already
+    named vid<N> are found without it."""
+
+    name = "msvd-qa"
+    label = "MSVD-QA"
+    description = (
+        "MSVD-QA's <split>_qa.json (id, video_id, question, answer), the clips folder and optionally "
+        "youtube_mapping.txt (clip name → vid<N>). Eight frames per clip; per_video limits QA pairs per clip."
+    )
+    files = (
+        FileSpec("questions", "json", "train_qa.json", "the QA list of one split"),
+        FileSpec("videos", "folder", "YouTubeClips", "folder of the MSVD clips"),
+        FileSpec("mapping", "txt", "youtube_mapping.txt", "optional '<clip name> vid<N>' lines", required=False),
+    )
+    options = (FRAMES_OPTION, per_video_option(0), paraphrase_option(True))
+    id_fields = ("id",)
+    required = ("id", "video_id", "question", "answer")
+
+    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
+        return json_list_records(source, "questions", "item")
+
+    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
+        names: dict[str, str] = {}
+        if source.has("mapping"):
+            with source.file("mapping").open(encoding="utf-8") as handle:
+                for line in handle:
+                    parts = line.split()
+                    if len(parts) == 2:
+                        names[parts[1]] = parts[0]
+        return nullcontext((FileIndex(source, "videos", VIDEO_SUFFIXES, what="video"), names, options))
+
+    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
+        videos, names, options = context
+        key = f"vid{record['video_id']}"
+        video = videos.path(*[k for k in (names.get(key), key, record["video_id"]) if k], label="video_id")
+        meta = {"video_id": record["video_id"], "question_id": record["id"], "video_file": names.get(key, key)}
+        yield self.video_draft(
+            where, source_id, video, record["question"], str(record["answer"]).strip(), meta, options
+        )
+
+
+class ActivityNetQAAdapter(VideoQARecords):
+    """ActivityNet-QA (Yu et al., AAAI 2019; github.com/MILVLG/activitynet-qa): `<split>_q.json` is a list of
+    {video_name, question, question_id} and `<split>_a.json` a list of {answer, type, question_id}, joined by
+    question_id; videos are ActivityNet's `v_<video_name>.mp4`. M3IT sampled one QA pair per video
+    (3,200 / 1,800 / 800 videos), the default here (per_video=1, a seeded choice)."""
+
+    name = "activitynet-qa"
+    label = "ActivityNet-QA"
+    description = (
+        "ActivityNet-QA's <split>_q.json and <split>_a.json (joined by question_id) and the videos folder "
+        "(v_<video_name>.mp4). One QA pair per video, as M3IT did (per_video=1); eight frames each."
+    )
+    files = (
+        FileSpec("questions", "json", "train_q.json", "<split>_q.json"),
+        FileSpec("answers", "json", "train_a.json", "<split>_a.json"),
+        FileSpec("videos", "folder", "videos", "folder of the ActivityNet videos"),
+    )
+    options = (FRAMES_OPTION, per_video_option(1), paraphrase_option(True))
+    id_fields = ("question_id",)
+    required = ("question_id", "video_name", "question", "answer")
+
+    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
+        q_label, a_label = source.name("questions"), source.name("answers")
+        questions = json_items(source.file("questions"), "item", q_label, source)
+        answers = json_items(source.file("answers"), "item", a_label, source)
+        for paired in pair_by_question_id(questions, answers, q_label, a_label):
+            if isinstance(paired, Rejected):
+                yield paired.where, paired
+                continue
+            where, question, answer = paired
+            yield where, {**answer, **question} if isinstance(question, dict) and isinstance(answer, dict) else None
+
+    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
+        return nullcontext((FileIndex(source, "videos", VIDEO_SUFFIXES, what="video"), options))
+
+    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
+        videos, options = context
+        name = str(record["video_name"])
+        video = videos.path(f"v_{name}", name, label="video_name")
+        meta = {"video_id": name, "question_id": record["question_id"], "answer_type": record.get("type")}
+        yield self.video_draft(
+            where, source_id, video, record["question"], str(record["answer"]).strip(), meta, options
+        )
+
+
+IVQA_ANSWERS = tuple(f"answer{i}" for i in range(1, 6))
+
+
+class IVQAAdapter(VideoQARecords):
+    """iVQA (Yang et al., "Just Ask", ICCV 2021; github.com/antoyang/just-ask): `train.csv`, `val.csv`,
+    `test.csv` with the columns video_id, start, end, question, answer1 … answer5 (five annotators' answers,
+    at most four words), and the clips cut from HowTo100M videos (`<video_id>_<start>_<end>.mp4`, or named
+    by video_id). The most common of the five answers is the output; all five are in meta."""
+
+    name = "ivqa"
+    label = "iVQA"
+    description = (
+        "iVQA's <split>.csv (video_id, start, end, question, answer1..answer5) and the clips folder "
+        "(<video_id>_<start>_<end>.mp4 or <video_id>.mp4). Most common of the five answers; eight frames."
+    )
+    files = (
+        FileSpec("questions", "csv", "train.csv", "the split's CSV"),
+        FileSpec("videos", "folder", "videos", "folder of the iVQA clips"),
+    )
+    options = (FRAMES_OPTION, per_video_option(0), paraphrase_option(True))
+    id_fields = ("id", "qid")
+    required = ("video_id", "question")
+
+    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
+        label = source.name("questions")
+        for number, row in csv_rows(source.file("questions"), label, source):
+            yield Location(label, number), row
+
+    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
+        return nullcontext((FileIndex(source, "videos", VIDEO_SUFFIXES, what="video"), options))
+
+    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
+        videos, options = context
+        video_id, start, end = (str(record.get(k) or "").strip() for k in ("video_id", "start", "end"))
+        clip = f"{video_id}_{start}_{end}" if start or end else video_id
+        clip_int = f"{video_id}_{_whole(start)}_{_whole(end)}"
+        answers = [str(record.get(k) or "").strip() for k in IVQA_ANSWERS]
+        answers = [a for a in answers if a]
+        if not answers:
+            raise RowProblem(f"missing field(s): {', '.join(IVQA_ANSWERS)}")
+        video = videos.path(clip, clip_int, video_id, label="clip")
+        meta = {"video_id": video_id, "start": start, "end": end, "clip": clip, "answers": answers}
+        yield self.video_draft(
+            where, source_id or clip, video, record["question"], most_common_answer(answers), meta, options
+        )
+
+
+def _whole(value: str) -> str:
+    """ "12.0" → "12" (clip names use whole seconds)."""
+    try:
+        return str(int(float(value)))
+    except ValueError:
+        return value

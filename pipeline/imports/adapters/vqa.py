@@ -1,10 +1,11 @@
-"""VQA v2 and OK-VQA (questions JSON + annotations JSON, COCO images) and A-OKVQA (one JSON list)."""
+"""VQA v2 and OK-VQA (questions JSON + annotations JSON, COCO images), A-OKVQA (one JSON list) and FM-IQA
+(Chinese questions on COCO images)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +13,23 @@ from pipeline.imports.adapters.base import (
     IMAGE_SUFFIXES,
     Adapter,
     Draft,
+    FileIndex,
     FileSpec,
     ImageFile,
     ImportInputError,
     KeyedIndex,
     Location,
     OptionSpec,
+    RecordAdapter,
     Rejected,
     Row,
     SourceFiles,
     Target,
     index_by_number,
     json_items,
+    json_list_records,
     keyed_index,
+    paraphrase_option,
     require,
 )
 
@@ -64,7 +69,7 @@ def caption_index(path: Path | None, label: str) -> Iterator[CaptionIndex | None
         yield CaptionIndex(index)
 
 
-def _pair_by_question_id(
+def pair_by_question_id(
     questions: Iterator[tuple[int, Any]], annotations: Iterator[tuple[int, Any]], q_label: str, a_label: str
 ) -> Iterator[tuple[Location, Any, Any] | Rejected]:
     """Join the two streams on question_id. The published files share one order, so this holds only
@@ -131,7 +136,7 @@ class VQAv2Adapter(Adapter):
         annotations = json_items(source.file("annotations"), "annotations.item", a_label, source)
         captions_path = source.file("captions") if source.has("captions") else None
         with caption_index(captions_path, source.files.get("captions", "")) as captions:
-            for paired in _pair_by_question_id(questions, annotations, q_label, a_label):
+            for paired in pair_by_question_id(questions, annotations, q_label, a_label):
                 if isinstance(paired, Rejected):
                     yield paired
                     continue
@@ -272,3 +277,58 @@ def _as_int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+FMIQA_PARTS = {"train": "train", "val": "val"}
+
+
+class FMIQAAdapter(RecordAdapter):
+    """FM-IQA, the Freestyle Multilingual Image Question Answering set (Gao et al., NeurIPS 2015,
+    idl.baidu.com/FM-IQA.html): `FM-CH-QA.json` is {"train": [...], "val": [...]}, each item an MS COCO
+    image id (a string, without leading zeros) with a Chinese `Question` and `Answer` (and English
+    translations in some copies). The images are COCO train2014/val2014, found by the number in the file
+    name. The answers are short Chinese phrases, marked for paraphrasing."""
+
+    name = "fm-iqa"
+    label = "FM-IQA (Chinese)"
+    description = (
+        "FM-IQA's FM-CH-QA.json ({train: [...], val: [...]} of image_id, Question, Answer) and the COCO images "
+        "folder. The part read follows the target split (train, val) unless `part` names it."
+    )
+    files = (
+        FileSpec("questions", "json", "FM-CH-QA.json", "the FM-CH-QA.json file"),
+        FileSpec("images", "folder", "images", "folder of COCO train2014/val2014 images"),
+    )
+    options = (
+        OptionSpec("part", "", 'the part of the file to read ("train" or "val"); empty: the target split'),
+        paraphrase_option(True),
+    )
+    id_fields = ("question_id", "id")
+    required = ("image_id", "Question", "Answer")
+
+    def _part(self, options: dict[str, Any], target: Target) -> str:
+        part = options["part"] or FMIQA_PARTS.get(target.split, "")
+        if part not in FMIQA_PARTS.values():
+            raise ImportInputError(f'FM-IQA has a "train" and a "val" part; set part for the {target.split} split')
+        return part
+
+    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
+        return json_list_records(source, "questions", f"{self._part(options, target)}.item")
+
+    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
+        images = FileIndex(source, "images", IMAGE_SUFFIXES, by_number=True)
+        return nullcontext((images, self._part(options, target), options))
+
+    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
+        images, part, options = context
+        source_id = source_id or f"{part}-{where.line}"
+        extra = {k: v for k, v in record.items() if k not in ("Question", "Answer", "image_id")}
+        yield Draft(
+            source_id=source_id,
+            media=[ImageFile(images.path(record["image_id"], label="image_id"))],
+            inputs=str(record["Question"]).strip(),
+            output=str(record["Answer"]).strip(),
+            meta={"source_dataset": "fm-iqa", "image_id": record["image_id"], "part": part, **extra},
+            where=where,
+            short_answer=options["paraphrase"],
+        )
