@@ -1,5 +1,7 @@
 """GQA, CLEVR, Shapes and FM-IQA in their release layouts, through the importer."""
 
+# ruff: noqa: RUF001 - FM-IQA's Chinese questions end with a full-width question mark
+
 from __future__ import annotations
 
 import io
@@ -59,7 +61,11 @@ def test_gqa_questions_keyed_by_id_full_answers(import_root, tasks):
         "message": "missing field(s): answer",
     }
     box = _samples("gqa", "train")["07333408"]
-    assert (box.inputs, box.outputs, box.original_output) == ("What is on the table?", "The box is on the table.", "box")
+    assert (box.inputs, box.outputs, box.original_output) == (
+        "What is on the table?",
+        "The box is on the table.",
+        "box",
+    )
     assert box.paraphrase_state == ParaphraseState.NOT_NEEDED
     assert (box.meta["image_id"], box.meta["types"]["structural"]) == ("n161313", "verify")
 
@@ -148,9 +154,13 @@ def test_fm_iqa_parts_follow_the_split_with_coco_images(import_root, tasks):
     assert importer_for("fm-iqa", "fm-iqa", "train", "fmiqa").run().created == 2
     assert importer_for("fm-iqa", "fm-iqa", "val", "fmiqa").run().created == 1
     cat = _samples("fm-iqa", "train")["train-1"]
-    assert (cat.inputs, cat.outputs, cat.paraphrase_state) == ("图片里有什么动物？", "一只猫。", ParaphraseState.PENDING)
+    assert (cat.inputs, cat.outputs, cat.paraphrase_state) == (
+        "图片里有什么动物？",
+        "一只猫。",
+        ParaphraseState.PENDING,
+    )
     assert cat.meta == {"source_dataset": "fm-iqa", "image_id": "9", "part": "train"}
     assert list(_samples("fm-iqa", "val")) == ["val-1"]
     assert _samples("fm-iqa", "val")["val-1"].images.get() == cat.images.get()
-    with pytest.raises(ImportInputError, match='set part for the test split'):
+    with pytest.raises(ImportInputError, match="set part for the test split"):
         importer_for("fm-iqa", "fm-iqa", "test", "fmiqa").run()

@@ -55,7 +55,7 @@ def test_docvqa_questions_with_page_ocr(import_root, tasks):
         },
     )
 
-    with pytest.raises(ImportRejected, match="train_v1.0.json item 3: missing field"):
+    with pytest.raises(ImportRejected, match=r"train_v1\.0\.json item 3: missing field"):
         importer_for("docvqa", "docvqa", "train", "docvqa/train").run()
     outcome = importer_for("docvqa", "docvqa", "train", "docvqa/train", max_rejected=1).run()
 
