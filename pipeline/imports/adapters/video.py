@@ -245,7 +245,7 @@ class ActivityNetQAAdapter(VideoQARecords):
     def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
         videos, options = context
         name = str(record["video_name"])
-        video = videos.path(f"v_{name}", name, label="video_name")
+        video = videos.path(name, f"v_{name}", label="video_name")
         meta = {"video_id": name, "question_id": record["question_id"], "answer_type": record.get("type")}
         yield self.video_draft(
             where, source_id, video, record["question"], str(record["answer"]).strip(), meta, options
