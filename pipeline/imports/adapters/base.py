@@ -13,7 +13,7 @@ import csv
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -311,24 +311,30 @@ def _exists(source: SourceFiles, role: str) -> bool:
 # ---- streaming readers shared by the adapters ---------------------------------------------
 
 
-def json_items(path: Path, prefix: str, label: str, tracker: SourceFiles | None = None) -> Iterator[tuple[int, Any]]:
-    """Items of the JSON array at `prefix` (ijson syntax, e.g. "questions.item"), numbered from 1.
-
-    Truncated or malformed JSON raises ImportInputError naming the file and the last good item."""
+def _ijson_stream(
+    path: Path, label: str, unit: str, tracker: SourceFiles | None, parse: Callable[[Any], Iterator[Any]]
+) -> Iterator[tuple[int, Any]]:
+    """Numbered results of an ijson parser over the file; truncated or malformed JSON raises ImportInputError
+    naming the file and the last good item (or entry)."""
     count = 0
     try:
         with path.open("rb") as handle:
             if tracker is not None:
                 tracker.track(handle, path.stat().st_size)
-            for item in ijson.items(handle, prefix, use_float=True):
+            for result in parse(handle):
                 count += 1
-                yield count, item
+                yield count, result
     except ijson.common.IncompleteJSONError as exc:
-        raise ImportInputError(f"{label} is truncated or not valid JSON after item {count}: {exc}") from exc
+        raise ImportInputError(f"{label} is truncated or not valid JSON after {unit} {count}: {exc}") from exc
     except ijson.common.JSONError as exc:
-        raise ImportInputError(f"{label} is not valid JSON after item {count}: {exc}") from exc
+        raise ImportInputError(f"{label} is not valid JSON after {unit} {count}: {exc}") from exc
     except UnicodeDecodeError as exc:
-        raise ImportInputError(f"{label} is not UTF-8 text after item {count}") from exc
+        raise ImportInputError(f"{label} is not UTF-8 text after {unit} {count}") from exc
+
+
+def json_items(path: Path, prefix: str, label: str, tracker: SourceFiles | None = None) -> Iterator[tuple[int, Any]]:
+    """Items of the JSON array at `prefix` (ijson syntax, e.g. "questions.item"), numbered from 1."""
+    return _ijson_stream(path, label, "item", tracker, lambda handle: ijson.items(handle, prefix, use_float=True))
 
 
 def jsonl_lines(path: Path, label: str, tracker: SourceFiles | None = None) -> Iterator[tuple[int, Any, str | None]]:
@@ -398,20 +404,9 @@ def json_entries(
 ) -> Iterator[tuple[int, str, Any]]:
     """(number, key, value) of the JSON object at `prefix` ("" for the top level), streamed: the formats that
     key their records by id (GQA questions, OCR-VQA's dataset.json, ScienceQA's problems.json)."""
-    count = 0
-    try:
-        with path.open("rb") as handle:
-            if tracker is not None:
-                tracker.track(handle, path.stat().st_size)
-            for key, value in ijson.kvitems(handle, prefix, use_float=True):
-                count += 1
-                yield count, key, value
-    except ijson.common.IncompleteJSONError as exc:
-        raise ImportInputError(f"{label} is truncated or not valid JSON after entry {count}: {exc}") from exc
-    except ijson.common.JSONError as exc:
-        raise ImportInputError(f"{label} is not valid JSON after entry {count}: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ImportInputError(f"{label} is not UTF-8 text after entry {count}") from exc
+    entries = _ijson_stream(path, label, "entry", tracker, lambda h: ijson.kvitems(h, prefix, use_float=True))
+    for number, (key, value) in entries:
+        yield number, key, value
 
 
 # ---- helpers the dataset adapters share ----------------------------------------------------
@@ -502,25 +497,77 @@ def index_by_stem(folder: Path, suffixes: set[str]) -> dict[str, str]:
     return index
 
 
+@dataclass
+class Context:
+    """What `RecordAdapter.build` gets besides the record: the files, the options, the target, the media
+    folder's index (when the adapter finds media by id) and whatever else the adapter prepared."""
+
+    source: SourceFiles
+    options: dict[str, Any]
+    target: Target
+    media_role: str
+    files: FileIndex | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def media(self, relative: str) -> str:
+        """A path given in the record, relative to the media folder."""
+        return self.source.under(self.media_role, relative)
+
+    def find(self, *keys: Any, label: str = "id") -> str:
+        """The media file for the first key found in the folder's index; RowProblem when none is."""
+        if self.files is None:
+            raise RowProblem(f"{self.media_role} are not indexed")
+        return self.files.path(*keys, label=label)
+
+
 class RecordAdapter(Adapter):
-    """An adapter over one stream of records: subclasses say where the records are (`records`), which
-    fields a record needs and how it becomes drafts (`build`). A record that is not an object or lacks
-    a field, or whose `build` raises RowProblem, is rejected with its file and item number."""
+    """An adapter over one stream of records. Subclasses declare where the records are (`record_role` and
+    `record_layout`: a JSON list at `record_prefix`, JSON lines, an object keyed by id whose key is stored
+    under `key_field`, or CSV), how media are found (`media_lookup`: paths given in the record, or an index
+    of the media folder by file stem or by the number in the name), the fields a record needs, and how it
+    becomes drafts (`build`). A record that is not an object, lacks a field, or whose `build` raises
+    RowProblem is rejected with its file and item number; the rest of the file goes on."""
 
     id_fields: ClassVar[tuple[str, ...]] = ("id",)
     required: ClassVar[tuple[str, ...]] = ()
+    record_role: ClassVar[str] = "questions"
+    record_layout: ClassVar[str] = "list"  # "list", "jsonl", "keyed", "csv"
+    record_prefix: ClassVar[str] = "item"
+    key_field: ClassVar[str] = "_key"
+    media_role: ClassVar[str] = "images"
+    media_lookup: ClassVar[str] = "path"  # "path", "stem", "number"
+    media_suffixes: ClassVar[set[str]] = IMAGE_SUFFIXES
 
     def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
-        raise NotImplementedError
+        if self.record_layout == "jsonl":
+            return jsonl_records(source, self.record_role)
+        if self.record_layout == "keyed":
+            return json_keyed_records(source, self.record_role, self.key_field)
+        if self.record_layout == "csv":
+            return csv_records(source, self.record_role)
+        return json_list_records(source, self.record_role, self.record_prefix)
+
+    def prepare(self, context: Context) -> None:
+        """Check options and fill `context.extra` once per import (a hook; nothing by default)."""
+
+    def make_context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Context:
+        context = Context(source, options, target, self.media_role)
+        if self.media_lookup == "path":
+            source.folder(self.media_role)
+        else:
+            what = "video" if self.media_suffixes is VIDEO_SUFFIXES else "image"
+            by_number = self.media_lookup == "number"
+            context.files = FileIndex(source, self.media_role, self.media_suffixes, by_number=by_number, what=what)
+        self.prepare(context)
+        return context
 
     def context(
         self, source: SourceFiles, options: dict[str, Any], target: Target
     ) -> contextlib.AbstractContextManager:
-        """A context manager giving what `build` needs for every record (file indexes, options read once,
-        a temporary index of a side file); None by default."""
-        return contextlib.nullcontext(None)
+        """A context manager giving the Context; adapters that index a side file for the import override it."""
+        return contextlib.nullcontext(self.make_context(source, options, target))
 
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
         raise NotImplementedError
 
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
@@ -537,6 +584,12 @@ class RecordAdapter(Adapter):
                     yield from self.build(where, record, source_id, context)
                 except (RowProblem, ImportInputError) as exc:
                     yield Rejected(where, str(exc), source_id)
+
+
+def csv_records(source: SourceFiles, role: str) -> Iterator[tuple[Location, Any]]:
+    label = source.name(role)
+    for number, row in csv_rows(source.file(role), label, source):
+        yield Location(label, number), row
 
 
 def json_list_records(source: SourceFiles, role: str, prefix: str) -> Iterator[tuple[Location, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import itertools
 import os
@@ -13,10 +12,9 @@ import numpy as np
 from PIL import Image as PILImage
 
 from pipeline.imports.adapters.base import (
-    IMAGE_SUFFIXES,
     Adapter,
+    Context,
     Draft,
-    FileIndex,
     FileSpec,
     ImageData,
     ImageFile,
@@ -29,8 +27,6 @@ from pipeline.imports.adapters.base import (
     RowProblem,
     SourceFiles,
     Target,
-    json_keyed_records,
-    json_list_records,
     paraphrase_option,
 )
 
@@ -57,24 +53,22 @@ class GQAAdapter(RecordAdapter):
     options = (OptionSpec("answer", "full", '"full" (fullAnswer sentence) or "short" (answer, paraphrased later)'),)
     id_fields = ("_question_id",)
     required = ("imageId", "question", "answer")
+    record_layout, key_field = "keyed", "_question_id"
+    media_lookup = "stem"
 
-    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
-        return json_keyed_records(source, "questions", "_question_id")
+    def prepare(self, context: Context) -> None:
+        if context.options["answer"] not in ("full", "short"):
+            raise ImportInputError(f'answer must be "full" or "short", not {context.options["answer"]!r}')
 
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
-        if options["answer"] not in ("full", "short"):
-            raise ImportInputError(f'answer must be "full" or "short", not {options["answer"]!r}')
-        return contextlib.nullcontext((FileIndex(source, "images", IMAGE_SUFFIXES), options["answer"]))
-
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
-        images, mode = context
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
+        mode = context.options["answer"]
         short = str(record["answer"]).strip()
         full = str(record.get("fullAnswer") or "").strip()
         if mode == "full" and not full:
             raise RowProblem("missing field(s): fullAnswer (use answer=short to import the short answers)")
         yield Draft(
             source_id=source_id,
-            media=[ImageFile(images.path(record["imageId"], label="imageId"))],
+            media=[ImageFile(context.find(record["imageId"], label="imageId"))],
             inputs=str(record["question"]).strip(),
             output=full if mode == "full" else short,
             meta={
@@ -112,20 +106,16 @@ class CLEVRAdapter(RecordAdapter):
     options = (paraphrase_option(False),)
     id_fields = ("question_index",)
     required = ("question_index", "question", "answer", "image_filename")
+    record_prefix = "questions.item"
 
-    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
-        return json_list_records(source, "questions", "questions.item")
+    def prepare(self, context: Context) -> None:
+        folder = context.source.folder("images")
+        context.extra["split_folders"] = {entry.name for entry in os.scandir(folder) if entry.is_dir()}
 
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
-        folder = source.folder("images")
-        split_folders = {entry.name for entry in os.scandir(folder) if entry.is_dir()}
-        return contextlib.nullcontext((source, split_folders, options))
-
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
-        source, split_folders, options = context
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
         split = str(record.get("split", ""))
         filename = str(record["image_filename"])
-        image = source.under("images", f"{split}/{filename}" if split in split_folders else filename)
+        image = context.media(f"{split}/{filename}" if split in context.extra["split_folders"] else filename)
         yield Draft(
             source_id=source_id,
             media=[ImageFile(image)],
@@ -140,7 +130,7 @@ class CLEVRAdapter(RecordAdapter):
                 "split": split,
             },
             where=where,
-            short_answer=options["paraphrase"],
+            short_answer=context.options["paraphrase"],
         )
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 from collections.abc import Iterator
 from functools import cache
-from typing import Any
 
 from PIL import Image as PILImage
 
 from pipeline.imports.adapters.base import (
+    Context,
     Draft,
     FileSpec,
     ImageData,
@@ -22,10 +21,6 @@ from pipeline.imports.adapters.base import (
     RecordAdapter,
     Row,
     RowProblem,
-    SourceFiles,
-    Target,
-    json_keyed_records,
-    jsonl_records,
     lettered,
     lettered_answer,
     paraphrase_option,
@@ -66,22 +61,20 @@ class ScienceQAAdapter(RecordAdapter):
     )
     id_fields = ("_pid",)
     required = ("question", "choices", "answer")
+    record_role, record_layout, key_field = "problems", "keyed", "_pid"
 
-    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
-        return json_keyed_records(source, "problems", "_pid")
+    def prepare(self, context: Context) -> None:
+        without = context.options["without_image"]
+        if without not in ("blank", "skip"):
+            raise ImportInputError(f'without_image must be "blank" or "skip", not {without!r}')
 
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
-        if options["without_image"] not in ("blank", "skip"):
-            raise ImportInputError(f'without_image must be "blank" or "skip", not {options["without_image"]!r}')
-        return contextlib.nullcontext((source, options["science_split"] or target.split, options))
-
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
-        source, split, options = context
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
+        split, options = context.options["science_split"] or context.target.split, context.options
         if str(record.get("split", "")) != split:
             return
         media: list[Media]
         if record.get("image"):
-            media = [ImageFile(self._image(source, split, source_id, str(record["image"])))]
+            media = [ImageFile(self._image(context, split, source_id, str(record["image"])))]
         elif options["without_image"] == "skip":
             return
         else:
@@ -108,13 +101,13 @@ class ScienceQAAdapter(RecordAdapter):
             where=where,
         )
 
-    def _image(self, source: SourceFiles, split: str, pid: str, name: str) -> str:
+    def _image(self, context: Context, split: str, pid: str, name: str) -> str:
         """images/<split>/<pid>/<name> as released, or images/<pid>/<name> when unpacked without the split."""
-        folder = source.folder("images")
         for relative in (f"{split}/{pid}/{name}", f"{pid}/{name}"):
-            if (folder / relative).is_file():
-                return source.under("images", relative)
-        raise RowProblem(f"no image file {split}/{pid}/{name} in {source.name('images')}")
+            path = context.media(relative)
+            if context.source.open_path(path).is_file():
+                return path
+        raise RowProblem(f"no image file {split}/{pid}/{name} in {context.source.name('images')}")
 
 
 class ViQuAEAdapter(RecordAdapter):
@@ -138,16 +131,9 @@ class ViQuAEAdapter(RecordAdapter):
     options = (paraphrase_option(True),)
     id_fields = ("id",)
     required = ("id", "input", "image", "output")
+    record_layout = "jsonl"
 
-    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
-        return jsonl_records(source, "questions")
-
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
-        source.folder("images")
-        return contextlib.nullcontext((source, options))
-
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
-        source, options = context
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
         output = record["output"]
         # KILT proper has a list of outputs; ViQuAE's JSONL has one object.
         outputs = output if isinstance(output, list) else [output]
@@ -162,7 +148,7 @@ class ViQuAEAdapter(RecordAdapter):
         wikipedia_ids = [str(p["wikipedia_id"]) for p in provenance if p.get("wikipedia_id") is not None]
         yield Draft(
             source_id=source_id,
-            media=[ImageFile(source.under("images", str(record["image"])))],
+            media=[ImageFile(context.media(str(record["image"])))],
             inputs=str(record["input"]).strip(),
             output=original or most_common_answer(aliases),
             meta={
@@ -179,5 +165,5 @@ class ViQuAEAdapter(RecordAdapter):
                 "original_question": record.get("original_question"),
             },
             where=where,
-            short_answer=options["paraphrase"],
+            short_answer=context.options["paraphrase"],
         )

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
 from pipeline.imports.adapters.base import (
-    IMAGE_SUFFIXES,
     Box,
+    Context,
     Draft,
-    FileIndex,
     FileSpec,
     ImageFile,
     ImportInputError,
@@ -21,9 +19,6 @@ from pipeline.imports.adapters.base import (
     RecordAdapter,
     Row,
     RowProblem,
-    SourceFiles,
-    Target,
-    jsonl_records,
     lettered,
     lettered_answer,
 )
@@ -52,21 +47,16 @@ class NLVR2Adapter(RecordAdapter):
     )
     id_fields = ("identifier",)
     required = ("identifier", "sentence", "label")
+    record_role, record_layout = "records", "jsonl"
+    media_lookup = "stem"
 
-    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
-        return jsonl_records(source, "records")
-
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
-        return contextlib.nullcontext(FileIndex(source, "images", IMAGE_SUFFIXES))
-
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
-        images: FileIndex = context
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
         label = NLVR_LABELS.get(str(record["label"]).strip().lower())
         if label is None:
             raise RowProblem(f"label {record['label']!r} is neither True nor False")
         pair = source_id.rsplit("-", 1)[0]
-        left = images.path(f"{pair}-img0", label="left image")
-        right = images.path(f"{pair}-img1", label="right image")
+        left = context.find(f"{pair}-img0", label="left image")
+        right = context.find(f"{pair}-img1", label="right image")
         yield Draft(
             source_id=source_id,
             media=[ImageFile(left), ImageFile(right)],
@@ -147,18 +137,14 @@ class VCRAdapter(RecordAdapter):
     options = (OptionSpec("mode", "qa", '"qa" (question → answer) or "qar" (question + answer → rationale)'),)
     id_fields = ("annot_id",)
     required = ("annot_id", "img_fn", "metadata_fn", "objects", "question", "answer_choices")
+    record_role, record_layout = "annotations", "jsonl"
 
-    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
-        return jsonl_records(source, "annotations")
+    def prepare(self, context: Context) -> None:
+        if context.options["mode"] not in ("qa", "qar"):
+            raise ImportInputError(f'mode must be "qa" or "qar", not {context.options["mode"]!r}')
 
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
-        if options["mode"] not in ("qa", "qar"):
-            raise ImportInputError(f'mode must be "qa" or "qar", not {options["mode"]!r}')
-        source.folder("images")
-        return contextlib.nullcontext((source, options["mode"]))
-
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
-        source, mode = context
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
+        mode = context.options["mode"]
         if record.get("answer_label") is None or (mode == "qar" and record.get("rationale_label") is None):
             raise RowProblem("no answer_label/rationale_label (VCR's test annotations are unlabelled)")
         objects = [str(name) for name in record["objects"]]
@@ -180,7 +166,7 @@ class VCRAdapter(RecordAdapter):
         if any(not 0 <= i < len(objects) for i in order):
             raise RowProblem(f"an object reference is outside the {len(objects)} objects")
         colours = {index: PALETTE[n] for n, index in enumerate(order)}
-        boxes = self._boxes(source, str(record["metadata_fn"]), order)
+        boxes = self._boxes(context, str(record["metadata_fn"]), order)
         texts = [vcr_text(choice, objects, colours) for choice in choices]
         prompt = vcr_text(question, objects, colours)
         if mode == "qar":
@@ -189,7 +175,7 @@ class VCRAdapter(RecordAdapter):
             source_id=source_id if mode == "qa" else f"{source_id}-rationale",
             media=[
                 ImageFile(
-                    source.under("images", str(record["img_fn"])),
+                    context.media(str(record["img_fn"])),
                     boxes=boxes,
                     colours=tuple(colours[i] for i in order),
                 )
@@ -214,10 +200,10 @@ class VCRAdapter(RecordAdapter):
             where=where,
         )
 
-    def _boxes(self, source: SourceFiles, metadata_fn: str, order: list[int]) -> tuple[Box, ...]:
+    def _boxes(self, context: Context, metadata_fn: str, order: list[int]) -> tuple[Box, ...]:
         """The boxes of the referenced detections, from the image's metadata JSON (score dropped)."""
         try:
-            metadata = orjson.loads(source.open_path(source.under("images", metadata_fn)).read_bytes())
+            metadata = orjson.loads(context.source.open_path(context.media(metadata_fn)).read_bytes())
         except FileNotFoundError:
             raise RowProblem(f"metadata file {metadata_fn} does not exist") from None
         except (OSError, orjson.JSONDecodeError) as exc:

@@ -15,10 +15,9 @@ from typing import Any
 import orjson
 
 from pipeline.imports.adapters.base import (
-    IMAGE_SUFFIXES,
     OCR_META_MAX,
+    Context,
     Draft,
-    FileIndex,
     FileSpec,
     ImageFile,
     Location,
@@ -29,8 +28,6 @@ from pipeline.imports.adapters.base import (
     SourceFiles,
     Target,
     json_items,
-    json_keyed_records,
-    json_list_records,
     keyed_index,
     paraphrase_option,
     text_list,
@@ -45,9 +42,10 @@ def short_answer_draft(
     question: Any,
     answers: list[str],
     meta: dict[str, Any],
-    paraphrase: bool,
+    context: Context,
 ) -> Draft:
-    """A VQA-style draft: the most common answer as output, every answer in meta."""
+    """A VQA-style draft: the most common answer as output, every answer in meta; paraphrased as the
+    `paraphrase` option says."""
     return Draft(
         source_id=source_id,
         media=[ImageFile(image)],
@@ -55,7 +53,7 @@ def short_answer_draft(
         output=most_common_answer(answers),
         meta={**meta, "answers": answers},
         where=where,
-        short_answer=paraphrase,
+        short_answer=context.options["paraphrase"],
     )
 
 
@@ -81,16 +79,13 @@ class DocVQAAdapter(RecordAdapter):
     options = (paraphrase_option(True),)
     id_fields = ("questionId",)
     required = ("questionId", "question", "image", "answers")
+    record_prefix = "data.item"
 
-    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
-        return json_list_records(source, "questions", "data.item")
+    def prepare(self, context: Context) -> None:
+        source = context.source
+        context.extra = {"ocr": source.folder("ocr") if source.has("ocr") else None, "last": (None, [])}
 
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
-        ocr = source.folder("ocr") if source.has("ocr") else None
-        source.folder("images")
-        return contextlib.nullcontext({"source": source, "options": options, "ocr": ocr, "last": (None, [])})
-
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
         answers = text_list(record["answers"], "answers")
         meta = {
             "source_dataset": "docvqa",
@@ -101,25 +96,18 @@ class DocVQAAdapter(RecordAdapter):
             "question_types": record.get("question_types", []),
             "image": record["image"],
         }
-        if context["ocr"] is not None and record.get("ucsf_document_id"):
+        if context.extra["ocr"] is not None and record.get("ucsf_document_id"):
             page = f"{record['ucsf_document_id']}_{record.get('ucsf_document_page_no', '')}"
-            meta["ocr_tokens"] = self._page_words(context, page)
-        yield short_answer_draft(
-            where,
-            source_id,
-            context["source"].under("images", str(record["image"])),
-            record["question"],
-            answers,
-            meta,
-            context["options"]["paraphrase"],
-        )
+            meta["ocr_tokens"] = self._page_words(context.extra, page)
+        image = context.media(str(record["image"]))
+        yield short_answer_draft(where, source_id, image, record["question"], answers, meta, context)
 
-    def _page_words(self, context: dict, page: str) -> list[str]:
+    def _page_words(self, extra: dict, page: str) -> list[str]:
         """The OCR words of a page, read once for the questions on it (the release lists them together)."""
-        if context["last"][0] == page:
-            return context["last"][1]
-        words = read_ocr_words(context["ocr"] / f"{page}.json")
-        context["last"] = (page, words)
+        if extra["last"][0] == page:
+            return extra["last"][1]
+        words = read_ocr_words(extra["ocr"] / f"{page}.json")
+        extra["last"] = (page, words)
         return words
 
 
@@ -159,16 +147,9 @@ class STVQAAdapter(RecordAdapter):
     options = (paraphrase_option(True),)
     id_fields = ("question_id",)
     required = ("question_id", "question", "file_path", "answers")
+    record_prefix = "data.item"
 
-    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
-        return json_list_records(source, "questions", "data.item")
-
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
-        source.folder("images")
-        return contextlib.nullcontext((source, options))
-
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
-        source, options = context
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
         meta = {
             "source_dataset": "st-vqa",
             "question_id": record["question_id"],
@@ -176,9 +157,9 @@ class STVQAAdapter(RecordAdapter):
             "set_name": record.get("set_name"),
             "dataset": record.get("dataset"),
         }
-        image = source.under("images", str(record["file_path"]))
+        image = context.media(str(record["file_path"]))
         answers = text_list(record["answers"], "answers")
-        yield short_answer_draft(where, source_id, image, record["question"], answers, meta, options["paraphrase"])
+        yield short_answer_draft(where, source_id, image, record["question"], answers, meta, context)
 
 
 class TextVQAAdapter(RecordAdapter):
@@ -210,15 +191,14 @@ class TextVQAAdapter(RecordAdapter):
     options = (paraphrase_option(True),)
     id_fields = ("question_id",)
     required = ("question_id", "question", "image_id", "answers")
-
-    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
-        return json_list_records(source, "questions", "data.item")
+    record_prefix = "data.item"
+    media_lookup = "stem"
 
     @contextlib.contextmanager
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Any]:
-        images = FileIndex(source, "images", IMAGE_SUFFIXES)
+    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Context]:
+        context = self.make_context(source, options, target)
         if not source.has("ocr"):
-            yield images, None, options
+            yield context
             return
         label = source.name("ocr")
         pairs = (
@@ -227,11 +207,12 @@ class TextVQAAdapter(RecordAdapter):
             if isinstance(item, dict) and item.get("image_id") is not None
         )
         with keyed_index(pairs) as ocr:
-            yield images, ocr, options
+            context.extra["ocr"] = ocr
+            yield context
 
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
-        images, ocr, options = context
-        image = images.path(record["image_id"], label="image_id")
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
+        ocr = context.extra.get("ocr")
+        image = context.find(record["image_id"], label="image_id")
         answers = text_list(record["answers"], "answers")
         tokens = record.get("ocr_tokens")
         if tokens is None and ocr is not None:
@@ -247,7 +228,7 @@ class TextVQAAdapter(RecordAdapter):
         }
         if tokens is not None:
             meta["ocr_tokens"] = [str(t) for t in tokens][:OCR_META_MAX]
-        yield short_answer_draft(where, source_id, image, record["question"], answers, meta, options["paraphrase"])
+        yield short_answer_draft(where, source_id, image, record["question"], answers, meta, context)
 
 
 OCRVQA_SPLITS = {"train": 1, "val": 2, "test": 3}
@@ -272,21 +253,16 @@ class OCRVQAAdapter(RecordAdapter):
     options = (paraphrase_option(True),)
     id_fields = ("_asin",)
     required = ("questions", "answers", "split")
+    record_role, record_layout, key_field = "dataset", "keyed", "_asin"
+    media_lookup = "stem"
 
-    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
-        return json_keyed_records(source, "dataset", "_asin")
-
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
-        return contextlib.nullcontext((FileIndex(source, "images", IMAGE_SUFFIXES), options, target))
-
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
-        images, options, target = context
-        if str(record["split"]) != str(OCRVQA_SPLITS[target.split]):
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
+        if str(record["split"]) != str(OCRVQA_SPLITS[context.target.split]):
             return
         questions, answers = record["questions"], record["answers"]
         if not isinstance(questions, list) or not isinstance(answers, list) or len(questions) != len(answers):
             raise RowProblem("questions and answers must be lists of the same length")
-        image = images.path(source_id, label="ASIN")
+        image = context.find(source_id, label="ASIN")
         for index, (question, answer) in enumerate(zip(questions, answers, strict=True)):
             item_id = f"{source_id}-{index}"
             if not str(question).strip() or not str(answer).strip():
@@ -307,7 +283,7 @@ class OCRVQAAdapter(RecordAdapter):
                     "genre": record.get("genre"),
                     "image_url": record.get("imageURL"),
                 },
-                options["paraphrase"],
+                context,
             )
 
 
@@ -330,20 +306,13 @@ class VisualMRCAdapter(RecordAdapter):
     options = (paraphrase_option(False),)
     id_fields = ("id",)
     required = ("image_filename", "qa_data")
+    record_role = "pages"
 
-    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
-        return json_list_records(source, "pages", "item")
-
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
-        source.folder("images")
-        return contextlib.nullcontext((source, options))
-
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
-        source, options = context
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
         if not isinstance(record["qa_data"], list):
             raise RowProblem("qa_data must be a list")
         page_id = source_id or str(record["image_filename"])
-        image = source.under("images", str(record["image_filename"]))
+        image = context.media(str(record["image_filename"]))
         words = [
             str(info.get("word", "")).strip()
             for box in record.get("bounding_boxes") or []
@@ -374,5 +343,5 @@ class VisualMRCAdapter(RecordAdapter):
                     "ocr_tokens": words[:OCR_META_MAX],
                 },
                 where=where,
-                short_answer=options["paraphrase"],
+                short_answer=context.options["paraphrase"],
             )

@@ -7,15 +7,14 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from pipeline.imports.adapters.base import (
     VIDEO_SUFFIXES,
     Adapter,
+    Context,
     Draft,
-    FileIndex,
     FileSpec,
     ImportInputError,
     Location,
@@ -27,9 +26,7 @@ from pipeline.imports.adapters.base import (
     SourceFiles,
     Target,
     VideoFile,
-    csv_rows,
     json_items,
-    json_list_records,
     paraphrase_option,
     require,
 )
@@ -137,29 +134,24 @@ def frame_count(options: dict[str, Any]) -> int:
 class VideoQARecords(RecordAdapter):
     """Shared by the video QA formats: frames and per-video options, the video index, the per-video choice."""
 
+    media_role, media_lookup, media_suffixes = "videos", "stem", VIDEO_SUFFIXES
+
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
         frame_count(options)
         seed = f"{target.task}|{target.split}"
         return per_video(super().rows(source, options, target), options["per_video"], seed)
 
     def video_draft(
-        self,
-        where: Location,
-        source_id: str,
-        video: str,
-        question: Any,
-        answer: str,
-        meta: dict[str, Any],
-        options: dict[str, Any],
+        self, where: Location, source_id: str, video: str, question: Any, answer: Any, meta: dict, context: Context
     ) -> Draft:
         return Draft(
             source_id=source_id,
-            media=[VideoFile(video, frames=options["frames"])],
+            media=[VideoFile(video, frames=context.options["frames"])],
             inputs=str(question).strip(),
-            output=answer,
+            output=str(answer).strip(),
             meta={"source_dataset": self.name, **meta},
             where=where,
-            short_answer=options["paraphrase"],
+            short_answer=context.options["paraphrase"],
         )
 
 
@@ -184,27 +176,22 @@ class MSVDQAAdapter(VideoQARecords):
     id_fields = ("id",)
     required = ("id", "video_id", "question", "answer")
 
-    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
-        return json_list_records(source, "questions", "item")
-
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
+    def prepare(self, context: Context) -> None:
         names: dict[str, str] = {}
-        if source.has("mapping"):
-            with source.file("mapping").open(encoding="utf-8") as handle:
+        if context.source.has("mapping"):
+            with context.source.file("mapping").open(encoding="utf-8") as handle:
                 for line in handle:
                     parts = line.split()
                     if len(parts) == 2:
                         names[parts[1]] = parts[0]
-        return nullcontext((FileIndex(source, "videos", VIDEO_SUFFIXES, what="video"), names, options))
+        context.extra["names"] = names
 
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
-        videos, names, options = context
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
+        names = context.extra["names"]
         key = f"vid{record['video_id']}"
-        video = videos.path(*[k for k in (names.get(key), key, record["video_id"]) if k], label="video_id")
+        video = context.find(*[k for k in (names.get(key), key, record["video_id"]) if k], label="video_id")
         meta = {"video_id": record["video_id"], "question_id": record["id"], "video_file": names.get(key, key)}
-        yield self.video_draft(
-            where, source_id, video, record["question"], str(record["answer"]).strip(), meta, options
-        )
+        yield self.video_draft(where, source_id, video, record["question"], record["answer"], meta, context)
 
 
 class ActivityNetQAAdapter(VideoQARecords):
@@ -239,17 +226,11 @@ class ActivityNetQAAdapter(VideoQARecords):
             where, question, answer = paired
             yield where, {**answer, **question} if isinstance(question, dict) and isinstance(answer, dict) else None
 
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
-        return nullcontext((FileIndex(source, "videos", VIDEO_SUFFIXES, what="video"), options))
-
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
-        videos, options = context
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
         name = str(record["video_name"])
-        video = videos.path(name, f"v_{name}", label="video_name")
+        video = context.find(name, f"v_{name}", label="video_name")
         meta = {"video_id": name, "question_id": record["question_id"], "answer_type": record.get("type")}
-        yield self.video_draft(
-            where, source_id, video, record["question"], str(record["answer"]).strip(), meta, options
-        )
+        yield self.video_draft(where, source_id, video, record["question"], record["answer"], meta, context)
 
 
 IVQA_ANSWERS = tuple(f"answer{i}" for i in range(1, 6))
@@ -274,17 +255,9 @@ class IVQAAdapter(VideoQARecords):
     options = (FRAMES_OPTION, per_video_option(0), paraphrase_option(True))
     id_fields = ("id", "qid")
     required = ("video_id", "question")
+    record_layout = "csv"
 
-    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
-        label = source.name("questions")
-        for number, row in csv_rows(source.file("questions"), label, source):
-            yield Location(label, number), row
-
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
-        return nullcontext((FileIndex(source, "videos", VIDEO_SUFFIXES, what="video"), options))
-
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
-        videos, options = context
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
         video_id, start, end = (str(record.get(k) or "").strip() for k in ("video_id", "start", "end"))
         clip = f"{video_id}_{start}_{end}" if start or end else video_id
         clip_int = f"{video_id}_{_whole(start)}_{_whole(end)}"
@@ -292,11 +265,10 @@ class IVQAAdapter(VideoQARecords):
         answers = [a for a in answers if a]
         if not answers:
             raise RowProblem(f"missing field(s): {', '.join(IVQA_ANSWERS)}")
-        video = videos.path(clip, clip_int, video_id, label="clip")
+        video = context.find(clip, clip_int, video_id, label="clip")
         meta = {"video_id": video_id, "start": start, "end": end, "clip": clip, "answers": answers}
-        yield self.video_draft(
-            where, source_id or clip, video, record["question"], most_common_answer(answers), meta, options
-        )
+        answer = most_common_answer(answers)
+        yield self.video_draft(where, source_id or clip, video, record["question"], answer, meta, context)
 
 
 def _whole(value: str) -> str:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pipeline.imports.adapters.base import (
     IMAGE_SUFFIXES,
     Adapter,
+    Context,
     Draft,
-    FileIndex,
     FileSpec,
     ImageFile,
     ImportInputError,
@@ -312,23 +312,21 @@ class FMIQAAdapter(RecordAdapter):
             raise ImportInputError(f'FM-IQA has a "train" and a "val" part; set part for the {target.split} split')
         return part
 
+    media_lookup = "number"
+
     def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
         return json_list_records(source, "questions", f"{self._part(options, target)}.item")
 
-    def context(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Any:
-        images = FileIndex(source, "images", IMAGE_SUFFIXES, by_number=True)
-        return nullcontext((images, self._part(options, target), options))
-
-    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
-        images, part, options = context
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
+        part = self._part(context.options, context.target)
         source_id = source_id or f"{part}-{where.line}"
         extra = {k: v for k, v in record.items() if k not in ("Question", "Answer", "image_id")}
         yield Draft(
             source_id=source_id,
-            media=[ImageFile(images.path(record["image_id"], label="image_id"))],
+            media=[ImageFile(context.find(record["image_id"], label="image_id"))],
             inputs=str(record["Question"]).strip(),
             output=str(record["Answer"]).strip(),
             meta={"source_dataset": "fm-iqa", "image_id": record["image_id"], "part": part, **extra},
             where=where,
-            short_answer=options["paraphrase"],
+            short_answer=context.options["paraphrase"],
         )
