@@ -10,9 +10,11 @@ from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
 from pipeline.media.images import (
+    BOX_COLOURS,
     ImageRejected,
     ImageStore,
     PendingImage,
+    draw_boxes,
     inspect_image,
     prepare_image,
     read_image_bytes,
@@ -107,3 +109,17 @@ def test_a_truncated_file_left_by_a_killed_worker_is_rewritten():
     with default_storage.open(other.name, "rb") as handle:
         assert handle.read() == other.data
     assert default_storage.listdir(f"images/{other.sha256[:2]}")[1].count(f"{other.sha256}.png") == 1
+
+
+def test_boxes_are_red_by_default_and_take_one_named_colour_each():
+    picture = prepare_image(image_bytes((0, 0, 0), size=(100, 60)))
+    red = PILImage.open(io.BytesIO(draw_boxes(picture, [(10, 10, 40, 40)]).data)).convert("RGB")
+    assert red.getpixel((10, 25)) == (255, 0, 0)
+    coloured = draw_boxes(picture, [(10, 10, 40, 40), (50, 10, 90, 50)], ["blue", "green"])
+    pixels = PILImage.open(io.BytesIO(coloured.data)).convert("RGB")
+    assert pixels.getpixel((10, 25)) == BOX_COLOURS["blue"] and pixels.getpixel((90, 30)) == BOX_COLOURS["green"]
+    assert pixels.getpixel((25, 25)) == (0, 0, 0)  # inside a box nothing changes
+    with pytest.raises(ImageRejected, match="unknown box colour 'mauve'"):
+        draw_boxes(picture, [(10, 10, 40, 40)], ["mauve"])
+    with pytest.raises(ImageRejected, match="2 boxes but 1 colours"):
+        draw_boxes(picture, [(10, 10, 40, 40), (50, 10, 90, 50)], ["blue"])
