@@ -8,6 +8,7 @@ context for scene-text questions (pipeline.paraphrase.prompt.context_fields).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -237,7 +238,8 @@ OCRVQA_SPLITS = {"train": 1, "val": 2, "test": 3}
 class OCRVQAAdapter(RecordAdapter):
     """OCR-VQA (Mishra et al., ICDAR 2019; ocr-vqa.github.io): `dataset.json` is one object keyed by the book's
     ASIN, each {imageURL, questions, answers (parallel lists), title, authorName, genre, split (1 train,
-    2 val, 3 test)}; `loadDataset.py` saves the covers as `images/<ASIN><ext>`. One sample per question of the
+    2 val, 3 test)}; `loadDataset.py` saves the covers as `images/<ASIN><ext>` (covers named by the URL's
+file name are found too). One sample per question of the
     target split."""
 
     name = "ocr-vqa"
@@ -262,7 +264,9 @@ class OCRVQAAdapter(RecordAdapter):
         questions, answers = record["questions"], record["answers"]
         if not isinstance(questions, list) or not isinstance(answers, list) or len(questions) != len(answers):
             raise RowProblem("questions and answers must be lists of the same length")
-        image = context.find(source_id, label="ASIN")
+        # loadDataset.py saves <ASIN><ext>; copies downloaded by URL keep the URL's file name.
+        url_stem = os.path.splitext(str(record.get("imageURL") or "").rsplit("/", 1)[-1])[0]
+        image = context.find(source_id, *([url_stem] if url_stem else []), label="ASIN")
         for index, (question, answer) in enumerate(zip(questions, answers, strict=True)):
             item_id = f"{source_id}-{index}"
             if not str(question).strip() or not str(answer).strip():

@@ -157,12 +157,17 @@ def test_ocr_vqa_dataset_json_keyed_by_asin_one_sample_per_question_of_the_split
             "genre": "Mystery",
             "split": 1,
         },
-        "0060000002": {"questions": ["Who wrote this book?"], "answers": ["A. Author"], "split": 2},
+        "0060000002": {
+            "imageURL": "http://ecx.images-amazon.com/images/I/61xyz.jpg",
+            "questions": ["Who wrote this book?"],
+            "answers": ["A. Author"],
+            "split": 2,
+        },
         "0060000003": {"questions": ["Q1?", "Q2?"], "answers": ["only one"], "split": 1},
     }
     write_json(folder / "dataset.json", dataset)
     write_image(folder / "images" / "1439179866.jpg")
-    write_image(folder / "images" / "0060000002.jpg", colour=(9, 9, 9))
+    write_image(folder / "images" / "61xyz.jpg", colour=(9, 9, 9))  # named after the URL
     write_image(folder / "images" / "0060000003.jpg", colour=(90, 9, 9))
 
     train = importer_for("ocr-vqa", "ocr-vqa", "train", "ocrvqa", max_rejected=1).run()
