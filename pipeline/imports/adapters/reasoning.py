@@ -147,6 +147,8 @@ class VCRAdapter(RecordAdapter):
         mode = context.options["mode"]
         if record.get("answer_label") is None or (mode == "qar" and record.get("rationale_label") is None):
             raise RowProblem("no answer_label/rationale_label (VCR's test annotations are unlabelled)")
+        if not isinstance(record["objects"], list):
+            raise RowProblem("objects must be a list of class names")
         objects = [str(name) for name in record["objects"]]
         answers = record["answer_choices"]
         question = record["question"]

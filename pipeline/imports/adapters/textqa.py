@@ -237,10 +237,10 @@ OCRVQA_SPLITS = {"train": 1, "val": 2, "test": 3}
 
 class OCRVQAAdapter(RecordAdapter):
     """OCR-VQA (Mishra et al., ICDAR 2019; ocr-vqa.github.io): `dataset.json` is one object keyed by the book's
-    ASIN, each {imageURL, questions, answers (parallel lists), title, authorName, genre, split (1 train,
-    2 val, 3 test)}; `loadDataset.py` saves the covers as `images/<ASIN><ext>` (covers named by the URL's
-file name are found too). One sample per question of the
-    target split."""
+        ASIN, each {imageURL, questions, answers (parallel lists), title, authorName, genre, split (1 train,
+        2 val, 3 test)}; `loadDataset.py` saves the covers as `images/<ASIN><ext>` (covers named by the URL's
+    file name are found too). One sample per question of the
+        target split."""
 
     name = "ocr-vqa"
     label = "OCR-VQA"

@@ -5,7 +5,6 @@ Frames are sampled by the importer (pipeline.media.video): 8 uniformly spaced fr
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from pipeline.imports.adapters.base import (
     SourceFiles,
     Target,
     VideoFile,
+    index_by_stem,
     json_items,
     paraphrase_option,
     require,
@@ -35,15 +35,10 @@ from pipeline.imports.adapters.vqa import most_common_answer, pair_by_question_i
 
 def index_videos(folder: Path) -> dict[str, str]:
     """File stem → path below `folder` ("video7" and "7" both find video7.mp4)."""
-    index: dict[str, str] = {}
-    for dirpath, _dirnames, filenames in os.walk(folder):
-        for filename in filenames:
-            stem, suffix = os.path.splitext(filename)
-            if suffix.lower() in VIDEO_SUFFIXES:
-                relative = os.path.relpath(os.path.join(dirpath, filename), folder)
-                index.setdefault(stem, relative)
-                if stem.startswith("video") and stem[5:].isdigit():
-                    index.setdefault(stem[5:], relative)
+    index = index_by_stem(folder, VIDEO_SUFFIXES)
+    for stem, relative in list(index.items()):
+        if stem.startswith("video") and stem[5:].isdigit():
+            index.setdefault(stem[5:], relative)
     return index
 
 
