@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from annotator.models import TaskSplit
 from pipeline.imports.importer import ImportRejected
 from pipeline.models import ParaphraseState, Sample
 from pipeline.paraphrase.prompt import build_messages
-from pipeline.paraphrase.runner import context_of
+from pipeline.paraphrase.runner import context_of, start_paraphrase
+from tests.factories import AdminFactory
+from tests.pipeline.fake_llm import FakeLLM
 from tests.pipeline.imports.files import importer_for, write_image, write_json
 
 pytestmark = pytest.mark.django_db
@@ -214,3 +217,24 @@ def test_visual_mrc_one_sample_per_qa_pair_with_ocr_words(import_root, tasks):
     assert (sample.inputs, sample.outputs) == ("What is shown?", "Tide tables for the bay.")
     assert sample.paraphrase_state == ParaphraseState.NOT_NEEDED
     assert sample.meta["ocr_tokens"] == ["Tide", "tables"] and sample.meta["page_id"] == "page-1"
+
+
+def test_text_vqa_ocr_tokens_reach_the_paraphrase_request(import_root, tasks, eager_jobs, settings):
+    """Import → paraphrase job against the local OpenAI-compatible server: the request carries the tokens."""
+    folder = import_root / "textvqa"
+    data = [{"question": "what brand is it?", "image_id": "00aa", "answers": ["nokia"] * 10, "question_id": 7}]
+    write_json(folder / "TextVQA_0.5.1_val.json", {"data": data})
+    write_json(folder / "TextVQA_Rosetta_OCR_v0.2_val.json", {"data": [{"image_id": "00aa", "ocr_tokens": ["NOKIA"]}]})
+    write_image(folder / "train_images" / "00aa.jpg")
+    files = {"questions": "TextVQA_0.5.1_val.json", "ocr": "TextVQA_Rosetta_OCR_v0.2_val.json"}
+    importer_for("text-vqa", "text-vqa", "val", "textvqa", files=files).run()
+
+    with FakeLLM() as server:
+        settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "test-key", server.base_url
+        settings.PARAPHRASE_MODEL = "fake-model"
+        settings.PARAPHRASE_REQUESTS_PER_MINUTE = settings.PARAPHRASE_TOKENS_PER_MINUTE = 0
+        with eager_jobs():
+            start_paraphrase([TaskSplit.objects.get(task__slug="text-vqa", split="val")], AdminFactory())
+        [hit] = server.hits_for("what brand is it?")
+    assert hit.data == {"question": "what brand is it?", "answer": "nokia", "ocr_tokens": ["NOKIA"]}
+    assert Sample.objects.get(task__slug="text-vqa", split="val").paraphrase_state == ParaphraseState.ACCEPTED
