@@ -292,10 +292,11 @@ class OCRVQAAdapter(RecordAdapter):
 
 
 class VisualMRCAdapter(RecordAdapter):
-    """VisualMRC (Tanaka et al., AAAI 2021; github.com/nttmdlab-nlp/VisualMRC): a JSON list of web-page
-    screenshots, each {id, image_filename, bounding_boxes: [{structure, shape, ocr_info: [{word, bbox}]}],
-    qa_data: [{id, question: {text}, answer: {text}, relevant}]}. One sample per QA pair; the answers are
-    abstractive sentences (not paraphrased); the page's OCR words go into meta.ocr_tokens."""
+    """VisualMRC (Tanaka et al., AAAI 2021; github.com/nttmdlab-nlp/VisualMRC, whose create_dataset.sh writes
+    train.json, val.json, test.json): a JSON list of web pages, each {id, license, url, screenshot_filename,
+    image_filename, bounding_boxes: [{id, structure, shape, ocr_info: [{word, confidence, bbox}]}],
+    qa_data: [{question: {text}, answer: {text, relevant}}]}. One sample per QA pair ("<page id>-<n>"); the
+    answers are abstractive sentences (not paraphrased); the page's OCR words go into meta.ocr_tokens."""
 
     name = "visual-mrc"
     label = "VisualMRC"
@@ -304,7 +305,7 @@ class VisualMRCAdapter(RecordAdapter):
         "question.text and answer.text) and the screenshots folder. One sample per QA pair."
     )
     files = (
-        FileSpec("pages", "json", "visualmrc_train.json", "the split's JSON list of pages"),
+        FileSpec("pages", "json", "train.json", "train.json, val.json or test.json (a JSON list of pages)"),
         FileSpec("images", "folder", "images", "folder the image_filename paths are relative to"),
     )
     options = (paraphrase_option(False),)
@@ -327,6 +328,7 @@ class VisualMRCAdapter(RecordAdapter):
         for index, qa in enumerate(record["qa_data"]):
             qa = qa if isinstance(qa, dict) else {}
             item_id = str(qa.get("id") or f"{page_id}-{index}")
+            answer_block = qa.get("answer") if isinstance(qa.get("answer"), dict) else {}
             question = (qa.get("question") or {}).get("text", "") if isinstance(qa.get("question"), dict) else ""
             answer = (qa.get("answer") or {}).get("text", "") if isinstance(qa.get("answer"), dict) else ""
             if not str(question).strip() or not str(answer).strip():
@@ -342,8 +344,9 @@ class VisualMRCAdapter(RecordAdapter):
                     "page_id": record.get("id"),
                     "qa_id": qa.get("id"),
                     "image_filename": record["image_filename"],
+                    "screenshot_filename": record.get("screenshot_filename"),
                     "url": record.get("url"),
-                    "relevant": qa.get("relevant"),
+                    "relevant": answer_block.get("relevant", []),
                     "ocr_tokens": words[:OCR_META_MAX],
                 },
                 where=where,

@@ -190,7 +190,9 @@ def test_visual_mrc_one_sample_per_qa_pair_with_ocr_words(import_root, tasks):
     pages = [
         {
             "id": "page-1",
+            "license": "cc-by",
             "url": "https://example.org/a",
+            "screenshot_filename": "screenshot/a_full.png",
             "image_filename": "screenshot/a.png",
             "bounding_boxes": [
                 {
@@ -201,22 +203,27 @@ def test_visual_mrc_one_sample_per_qa_pair_with_ocr_words(import_root, tasks):
                 {"structure": "image", "shape": {}, "ocr_info": []},
             ],
             "qa_data": [
-                {"id": "q1", "question": {"text": "What is shown?"}, "answer": {"text": "Tide tables for the bay."}},
-                {"id": "q2", "question": {"text": "Where?"}, "answer": {"text": ""}},
+                {
+                    "question": {"text": "What is shown?"},
+                    "answer": {"text": "Tide tables for the bay.", "relevant": ["b1"]},
+                },
+                {"question": {"text": "Where?"}, "answer": {"text": ""}},
             ],
         }
     ]
-    write_json(folder / "visualmrc_train.json", pages)
+    write_json(folder / "train.json", pages)
     write_image(folder / "images" / "screenshot" / "a.png")
 
     outcome = importer_for("visual-mrc", "visual-mrc", "train", "vmrc", max_rejected=1).run()
 
     assert (outcome.created, outcome.rejected) == (1, 1)
     assert outcome.first_rejected[0]["message"] == "qa_data 1: missing question.text or answer.text"
-    sample = _samples("visual-mrc", "train")["q1"]
+    assert outcome.first_rejected[0]["source_id"] == "page-1-1"
+    sample = _samples("visual-mrc", "train")["page-1-0"]
     assert (sample.inputs, sample.outputs) == ("What is shown?", "Tide tables for the bay.")
     assert sample.paraphrase_state == ParaphraseState.NOT_NEEDED
     assert sample.meta["ocr_tokens"] == ["Tide", "tables"] and sample.meta["page_id"] == "page-1"
+    assert sample.meta["relevant"] == ["b1"]
 
 
 def test_text_vqa_ocr_tokens_reach_the_paraphrase_request(import_root, tasks, eager_jobs, settings):
