@@ -132,8 +132,8 @@ def read_ocr_words(path: Path) -> list[str]:
 class STVQAAdapter(RecordAdapter):
     """ST-VQA (Biten et al., ICCV 2019; the RRC "Scene Text VQA" challenge): `train_task_<n>.json` holds
     `data`, a list of {question_id, question, answers, file_path ("coco-text/COCO_train2014_….jpg", relative
-    to the images folder), file_name, set_name, dataset, image_width, image_height}. Test files have no
-    answers, so their rows are rejected."""
+    to the images folder, i.e. <dataset>/<file_name>), file_name, set_name, dataset, image_width,
+    image_height}. Test files have no answers, so their rows are rejected."""
 
     name = "st-vqa"
     label = "ST-VQA"
@@ -143,22 +143,25 @@ class STVQAAdapter(RecordAdapter):
     )
     files = (
         FileSpec("questions", "json", "train_task_3.json", "train_task_1/2/3.json"),
-        FileSpec("images", "folder", "train_images", "the folder holding coco-text/, imageNet/, … (file_path)"),
+        FileSpec("images", "folder", "train_imgs", "the unpacked train_imgs folder (coco-text/, imageNet/, …)"),
     )
     options = (paraphrase_option(True),)
     id_fields = ("question_id",)
-    required = ("question_id", "question", "file_path", "answers")
+    required = ("question_id", "question", "answers")
     record_prefix = "data.item"
 
     def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
+        relative = record.get("file_path") or "/".join(str(record.get(k) or "") for k in ("dataset", "file_name"))
+        if relative.startswith("/") or relative.endswith("/"):
+            raise RowProblem("missing field(s): file_path (or dataset and file_name)")
         meta = {
             "source_dataset": "st-vqa",
             "question_id": record["question_id"],
-            "file_path": record["file_path"],
+            "file_path": relative,
             "set_name": record.get("set_name"),
             "dataset": record.get("dataset"),
         }
-        image = context.media(str(record["file_path"]))
+        image = context.media(str(relative))
         answers = text_list(record["answers"], "answers")
         yield short_answer_draft(where, source_id, image, record["question"], answers, meta, context)
 

@@ -87,24 +87,34 @@ def test_st_vqa_task_file_with_paths_below_the_images_folder(import_root, tasks)
             "dataset": "coco-text",
         },
         {
+            "question_id": 3,
+            "question": "No image named?",
+            "answers": ["x"],
+            "set_name": "train",
+        },
+        {
             "question_id": 2,
             "question": "What does the sign say?",
             "answers": ["stop"],
-            "file_path": "imageNet/n0001.JPEG",
+            "file_name": "n0001.JPEG",  # no file_path: <dataset>/<file_name>
             "set_name": "train",
             "dataset": "imageNet",
         },
     ]
     write_json(folder / "train_task_3.json", {"dataset_name": "ST-VQA", "data": data})
-    write_image(folder / "train_images" / "coco-text" / "COCO_train2014_000000000036.jpg")
-    write_image(folder / "train_images" / "imageNet" / "n0001.JPEG", colour=(1, 2, 3))
+    write_image(folder / "train_imgs" / "coco-text" / "COCO_train2014_000000000036.jpg")
+    write_image(folder / "train_imgs" / "imageNet" / "n0001.JPEG", colour=(1, 2, 3))
 
-    outcome = importer_for("st-vqa", "st-vqa", "train", "stvqa").run()
+    outcome = importer_for("st-vqa", "st-vqa", "train", "stvqa", max_rejected=1).run()
 
-    assert outcome.created == 2
+    assert (outcome.created, outcome.rejected) == (2, 1)
+    assert outcome.first_rejected[0]["message"] == "missing field(s): file_path (or dataset and file_name)"
     bus = _samples("st-vqa", "train")["1"]
     assert (bus.inputs, bus.outputs, bus.meta["dataset"]) == ("What brand is the bus?", "volvo", "coco-text")
     assert bus.meta["file_path"] == "coco-text/COCO_train2014_000000000036.jpg"
+    sign = _samples("st-vqa", "train")["2"]
+    assert (sign.outputs, sign.meta["dataset"]) == ("stop", "imageNet")
+    assert sign.meta["file_path"] == "imageNet/n0001.JPEG"
 
 
 def test_text_vqa_joins_rosetta_ocr_tokens_into_meta_and_the_paraphrase_prompt(import_root, tasks):
