@@ -11,7 +11,6 @@ from typing import Any
 
 from pipeline.imports.adapters.base import (
     VIDEO_SUFFIXES,
-    Adapter,
     Context,
     Draft,
     FileSpec,
@@ -28,7 +27,6 @@ from pipeline.imports.adapters.base import (
     index_by_stem,
     json_items,
     paraphrase_option,
-    require,
 )
 from pipeline.imports.adapters.vqa import most_common_answer, pair_by_question_id
 
@@ -40,52 +38,6 @@ def index_videos(folder: Path) -> dict[str, str]:
         if stem.startswith("video") and stem[5:].isdigit():
             index.setdefault(stem[5:], relative)
     return index
-
-
-class VideoQAAdapter(Adapter):
-    name = "video-qa"
-    label = "Video QA (MSRVTT-QA style)"
-    description = (
-        'A JSON list of {"id", "video_id", "question", "answer"} (MSRVTT-QA, MSVD-QA) and a folder of video '
-        "files named by video id (video7.mp4 or 7.mp4). Eight frames are sampled uniformly from each video."
-    )
-    files = (
-        FileSpec("questions", "json", "train_qa.json", "the QA list of one split"),
-        FileSpec("videos", "folder", "videos", "folder of video files"),
-    )
-    options = (OptionSpec("frames", 8, "frames sampled uniformly per video", "int"),)
-
-    def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
-        frames: int = options["frames"]
-        if not 1 <= frames <= 32:
-            raise ImportInputError("frames must be between 1 and 32")
-        label = source.name("questions")
-        videos = index_videos(source.folder("videos"))
-        for number, record in json_items(source.file("questions"), "item", label, source):
-            where = Location(label, number, "item")
-            source_id = str(record.get("id", "")) if isinstance(record, dict) else ""
-            if problem := require(record, ("id", "video_id", "question", "answer")):
-                yield Rejected(where, problem, source_id)
-                continue
-            relative = videos.get(str(record["video_id"]))
-            if relative is None:
-                yield Rejected(where, f"no video file for video_id {record['video_id']}", source_id)
-                continue
-            yield Draft(
-                source_id=source_id,
-                media=[VideoFile(source.under("videos", relative), frames=frames)],
-                inputs=str(record["question"]).strip(),
-                output=str(record["answer"]).strip(),
-                meta={
-                    "source_dataset": "video-qa",
-                    "video_id": record["video_id"],
-                    "question_id": record["id"],
-                    "category_id": record.get("category_id"),
-                    "video_file": relative,
-                },
-                where=where,
-                short_answer=True,
-            )
 
 
 def per_video(rows: Iterator[Row], keep: int, seed: str) -> Iterator[Row]:
@@ -150,7 +102,42 @@ class VideoQARecords(RecordAdapter):
         )
 
 
-class MSVDQAAdapter(VideoQARecords):
+class VideoQAAdapter(VideoQARecords):
+    """MSRVTT-QA style video QA (Xu et al., ACM MM 2017): `<split>_qa.json`, a JSON list of {id, video_id,
+    question, answer, category_id}, and a folder of videos named by video id (video7.mp4 or 7.mp4). M3IT's
+    MSRVTT-QA counts (6,513 / 497 / 2,990) are the split's videos, i.e. one QA pair per video: per_video=1."""
+
+    name = "video-qa"
+    label = "Video QA (MSRVTT-QA style)"
+    description = (
+        'A JSON list of {"id", "video_id", "question", "answer"} (MSRVTT-QA, MSVD-QA) and a folder of video '
+        "files named by video id (video7.mp4 or 7.mp4). Eight frames are sampled uniformly from each video; "
+        "per_video=1 keeps one QA pair per video as M3IT's MSRVTT-QA counts do."
+    )
+    files = (
+        FileSpec("questions", "json", "train_qa.json", "the QA list of one split"),
+        FileSpec("videos", "folder", "videos", "folder of video files"),
+    )
+    options = (FRAMES_OPTION, per_video_option(0), paraphrase_option(True))
+    id_fields = ("id",)
+    required = ("id", "video_id", "question", "answer")
+
+    def video_keys(self, record: dict, context: Context) -> list[Any]:
+        return [record["video_id"], f"video{record['video_id']}"]
+
+    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
+        keys = self.video_keys(record, context)
+        video = context.find(*keys, label="video_id")
+        meta = {
+            "video_id": record["video_id"],
+            "question_id": record["id"],
+            "category_id": record.get("category_id"),
+            "video_file": video,
+        }
+        yield self.video_draft(where, source_id, video, record["question"], record["answer"], meta, context)
+
+
+class MSVDQAAdapter(VideoQAAdapter):
     """MSVD-QA (Xu et al., ACM MM 2017): `train_qa.json`, `val_qa.json`, `test_qa.json`, each a JSON list of
     {id, video_id (a number), question, answer}, and the MSVD clips (YouTubeClips/<youtube_id>_<start>_<end>.avi).
     `youtube_mapping.txt` ("<clip name> vid<N>" per line) maps the numbers to the clip names; clips already
@@ -168,8 +155,6 @@ class MSVDQAAdapter(VideoQARecords):
         FileSpec("mapping", "txt", "youtube_mapping.txt", "optional '<clip name> vid<N>' lines", required=False),
     )
     options = (FRAMES_OPTION, per_video_option(0), paraphrase_option(True))
-    id_fields = ("id",)
-    required = ("id", "video_id", "question", "answer")
 
     def prepare(self, context: Context) -> None:
         names: dict[str, str] = {}
@@ -181,12 +166,9 @@ class MSVDQAAdapter(VideoQARecords):
                         names[parts[1]] = parts[0]
         context.extra["names"] = names
 
-    def build(self, where: Location, record: dict, source_id: str, context: Context) -> Iterator[Row]:
-        names = context.extra["names"]
+    def video_keys(self, record: dict, context: Context) -> list[Any]:
         key = f"vid{record['video_id']}"
-        video = context.find(*[k for k in (names.get(key), key, record["video_id"]) if k], label="video_id")
-        meta = {"video_id": record["video_id"], "question_id": record["id"], "video_file": names.get(key, key)}
-        yield self.video_draft(where, source_id, video, record["question"], record["answer"], meta, context)
+        return [k for k in (context.extra["names"].get(key), key, record["video_id"]) if k]
 
 
 class ActivityNetQAAdapter(VideoQARecords):
