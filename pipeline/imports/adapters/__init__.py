@@ -4,12 +4,24 @@
 
 from __future__ import annotations
 
+from pipeline.imports.adapters.actions import SomethingSomethingAdapter
 from pipeline.imports.adapters.base import Adapter, ImportInputError
+from pipeline.imports.adapters.captioning import (
+    ChineseCaptionsAdapter,
+    Flickr8kCNAdapter,
+    ImageParagraphAdapter,
+    MSRVTTCaptionAdapter,
+    TextCapsAdapter,
+)
 from pipeline.imports.adapters.captions import CocoKarpathyAdapter
-from pipeline.imports.adapters.classification import ImageFolderAdapter
+from pipeline.imports.adapters.classification import ChineseFoodAdapter, ImageFolderAdapter
+from pipeline.imports.adapters.coco_tasks import CocoMatchingAdapter, CocoObjectsAdapter, CocoTextAdapter
+from pipeline.imports.adapters.generation import MMChatAdapter, Multi30kAdapter, VISTAdapter, VisualDialogAdapter
 from pipeline.imports.adapters.generic import GenericAdapter
 from pipeline.imports.adapters.m3it import M3ITAdapter
 from pipeline.imports.adapters.regions import RegionAdapter
+from pipeline.imports.adapters.tasks import TASK_ADAPTERS
+from pipeline.imports.adapters.verdicts import KonIQAdapter, MochegAdapter, SNLIVEAdapter, WinogroundAdapter
 from pipeline.imports.adapters.video import VideoQAAdapter
 from pipeline.imports.adapters.vqa import AOKVQAAdapter, OKVQAAdapter, VQAv2Adapter
 
@@ -23,6 +35,27 @@ ADAPTERS: dict[str, Adapter] = {
         ImageFolderAdapter(),
         RegionAdapter(),
         VideoQAAdapter(),
+        # captioning
+        TextCapsAdapter(),
+        ImageParagraphAdapter(),
+        ChineseCaptionsAdapter(),
+        Flickr8kCNAdapter(),
+        MSRVTTCaptionAdapter(),
+        # classification
+        CocoObjectsAdapter(),
+        CocoTextAdapter(),
+        CocoMatchingAdapter(),
+        SNLIVEAdapter(),
+        MochegAdapter(),
+        KonIQAdapter(),
+        ChineseFoodAdapter(),
+        SomethingSomethingAdapter(),
+        WinogroundAdapter(),
+        # generation
+        VISTAdapter(),
+        VisualDialogAdapter(),
+        Multi30kAdapter(),
+        MMChatAdapter(),
         M3ITAdapter(),
         GenericAdapter(),
     )
@@ -40,4 +73,17 @@ def adapter_choices() -> list[tuple[str, str]]:
     return [(name, adapter.label) for name, adapter in ADAPTERS.items()]
 
 
-__all__ = ["ADAPTERS", "Adapter", "ImportInputError", "adapter_choices", "get_adapter"]
+def adapter_for_task(task_slug: str) -> Adapter | None:
+    """The adapter that reads this registry task's source as published (pipeline.imports.adapters.tasks)."""
+    return ADAPTERS.get(TASK_ADAPTERS.get(task_slug, ""))
+
+
+__all__ = [
+    "ADAPTERS",
+    "TASK_ADAPTERS",
+    "Adapter",
+    "ImportInputError",
+    "adapter_choices",
+    "adapter_for_task",
+    "get_adapter",
+]

@@ -8,9 +8,15 @@ drafts into rows in batches.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import os
+import random
+import sqlite3
+import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -385,3 +391,167 @@ def index_by_number(folder: Path, suffixes: set[str]) -> dict[int, str]:
             if match:
                 index.setdefault(int(match.group(1)), os.path.relpath(os.path.join(dirpath, filename), folder))
     return index
+
+
+def index_by_stem(folder: Path, suffixes: set[str]) -> dict[str, str]:
+    """Map each file's stem to its path below `folder` (Flickr ids, VIST photo ids, Winoground names).
+
+    One walk; the first file of a stem wins (a release that ships both .jpg and .png keeps one)."""
+    index: dict[str, str] = {}
+    for dirpath, _dirnames, filenames in os.walk(folder):
+        for filename in sorted(filenames):
+            stem, suffix = os.path.splitext(filename)
+            if suffix.lower() in suffixes:
+                index.setdefault(stem, os.path.relpath(os.path.join(dirpath, filename), folder))
+    return index
+
+
+def json_kvitems(
+    path: Path, prefix: str, label: str, tracker: SourceFiles | None = None
+) -> Iterator[tuple[int, str, Any]]:
+    """(number, key, value) of the JSON object at `prefix` (COCO-Text's "anns"/"imgs" dicts), streamed."""
+    count = 0
+    try:
+        with path.open("rb") as handle:
+            if tracker is not None:
+                tracker.track(handle, path.stat().st_size)
+            for key, value in ijson.kvitems(handle, prefix, use_float=True):
+                count += 1
+                yield count, key, value
+    except ijson.common.JSONError as exc:
+        raise ImportInputError(f"{label} is truncated or not valid JSON after entry {count}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ImportInputError(f"{label} is not UTF-8 text after entry {count}") from exc
+
+
+def text_lines(path: Path, label: str, tracker: SourceFiles | None = None) -> Iterator[tuple[int, str]]:
+    """(line number, text without the newline) of a UTF-8 text file; `.gz` files are read compressed."""
+    import gzip
+
+    number = 0
+    with path.open("rb") as raw:
+        if tracker is not None:
+            tracker.track(raw, path.stat().st_size)
+        with gzip.open(raw) if path.suffix == ".gz" else contextlib.nullcontext(raw) as handle:
+            try:
+                for line in handle:
+                    number += 1
+                    yield number, line.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise ImportInputError(f"{label} line {number} is not UTF-8 text") from exc
+            except (OSError, EOFError) as exc:
+                raise ImportInputError(f"{label} cannot be read after line {number}: {exc}") from exc
+
+
+# ---- options in M3IT's shape -------------------------------------------------------------------
+
+OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def lettered(choices: list[str]) -> str:
+    """ "(A) first\n(B) second …", the option list of M3IT's classification and multiple-choice tasks."""
+    if len(choices) > len(OPTION_LETTERS):
+        raise ValueError(f"at most {len(OPTION_LETTERS)} options, got {len(choices)}")
+    return "\n".join(f"({OPTION_LETTERS[i]}) {choice}" for i, choice in enumerate(choices))
+
+
+def with_options(question: str, choices: list[str]) -> str:
+    return f"{question}\nOptions:\n{lettered(choices)}"
+
+
+def letter_answer(index: int, choices: list[str]) -> str:
+    return f"({OPTION_LETTERS[index]}) {choices[index]}"
+
+
+def sample_rng(purpose: str, task: str, split: str, source_id: str) -> random.Random:
+    """A random generator seeded per sample, so options and negatives are the same on every re-import."""
+    digest = hashlib.sha256(f"{purpose}|{task}|{split}|{source_id}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def seeded_options(gold: str, labels: list[str], count: int, rng: random.Random) -> tuple[list[str], int]:
+    """`count` options: the gold label and distinct random distractors, the gold at a random position."""
+    others = sorted({label for label in labels if label != gold})
+    distractors = rng.sample(others, min(count - 1, len(others)))
+    gold_at = rng.randrange(len(distractors) + 1)
+    return [*distractors[:gold_at], gold, *distractors[gold_at:]], gold_at
+
+
+# ---- joins by id without holding a file in memory ---------------------------------------------
+
+
+class KeyIndex:
+    """Values by key in a temporary SQLite file: the side of a join that does not fit the stream's order
+    (OCR tokens by image, sentences by video, questions by number). Memory stays flat on big files."""
+
+    BATCH = 10_000
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self._batch: list[tuple[str, bytes]] = []
+        self.count = 0
+
+    def add(self, key: Any, value: Any) -> None:
+        self._batch.append((str(key), orjson.dumps(value)))
+        self.count += 1
+        if len(self._batch) >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        self.db.executemany("INSERT INTO kv (key, value) VALUES (?, ?)", self._batch)
+        self._batch = []
+
+    def get(self, key: Any) -> list[Any]:
+        """Every value added under `key`, in the order added."""
+        rows = self.db.execute("SELECT value FROM kv WHERE key = ? ORDER BY id", (str(key),))
+        return [orjson.loads(row[0]) for row in rows]
+
+    def first(self, key: Any, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM kv WHERE key = ? ORDER BY id LIMIT 1", (str(key),)).fetchone()
+        return orjson.loads(row[0]) if row else default
+
+    def other_than(self, key: Any, rng: random.Random) -> tuple[str, Any] | None:
+        """A random (key, value) whose key differs from `key` (negatives from other images); None if none."""
+        if not self.count:
+            return None
+        start = rng.randint(1, self.count)
+        for query in (
+            "SELECT key, value FROM kv WHERE id >= ? AND key != ? ORDER BY id LIMIT 1",
+            "SELECT key, value FROM kv WHERE id < ? AND key != ? ORDER BY id LIMIT 1",
+        ):
+            row = self.db.execute(query, (start, str(key))).fetchone()
+            if row:
+                return row[0], orjson.loads(row[1])
+        return None
+
+
+@contextmanager
+def key_index(pairs: Iterable[tuple[Any, Any]]) -> Iterator[KeyIndex]:
+    """A KeyIndex filled from (key, value) pairs, deleted when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="import-index-") as folder:
+        db = sqlite3.connect(Path(folder) / "index.sqlite3")
+        try:
+            db.execute("CREATE TABLE kv (id INTEGER PRIMARY KEY, key TEXT, value BLOB)")
+            index = KeyIndex(db)
+            for key, value in pairs:
+                index.add(key, value)
+            index.flush()
+            db.execute("CREATE INDEX kv_key ON kv (key)")
+            yield index
+        finally:
+            db.close()
+
+
+def split_name(target: Target, names: dict[str, str], given: str = "") -> str:
+    """The source's own name of the target split (MSR-VTT "validate", KonIQ "validation"), or `given`."""
+    return given or names.get(target.split, target.split)
+
+
+def draft_or_reject(where: Location, source_id: str, build: Any) -> Row:
+    """`build()` as a Draft, or a Rejected row naming the record when it raises ValueError/KeyError/TypeError
+    (a malformed field deep in a record) or ImportInputError (a path that leaves the import folder)."""
+    try:
+        return build()
+    except (ValueError, KeyError, TypeError, ImportInputError) as exc:
+        message = str(exc) if isinstance(exc, ValueError | ImportInputError) else f"bad field: {exc!r}"
+        return Rejected(where, message, source_id)
