@@ -151,7 +151,7 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-CAPTION_LINE = re.compile(r"^(?P<key>\S+?)(?:\t|\s+)(?P<caption>.+)$")
+CAPTION_LINE = re.compile(r"^(?P<key>[^\s#]+#\S*)\s+(?P<caption>.+)$")
 
 
 class ChineseCaptionsAdapter(Adapter):
