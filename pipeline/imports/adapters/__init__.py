@@ -78,6 +78,16 @@ def adapter_for_task(task_slug: str) -> Adapter | None:
     return ADAPTERS.get(TASK_ADAPTERS.get(task_slug, ""))
 
 
+def tasks_of(adapter_name: str) -> list[str]:
+    """The registry tasks whose source this adapter reads."""
+    return sorted(slug for slug, name in TASK_ADAPTERS.items() if name == adapter_name)
+
+
+def file_lines(adapter: Adapter) -> str:
+    """The adapter's files as "role=default name" lines, the form's files field format."""
+    return "\n".join(f"{spec.role}={spec.default}" for spec in adapter.files)
+
+
 __all__ = [
     "ADAPTERS",
     "TASK_ADAPTERS",
@@ -85,5 +95,7 @@ __all__ = [
     "ImportInputError",
     "adapter_choices",
     "adapter_for_task",
+    "file_lines",
     "get_adapter",
+    "tasks_of",
 ]

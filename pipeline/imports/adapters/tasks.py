@@ -24,18 +24,18 @@ TASK_ADAPTERS: dict[str, str] = {
     "docvqa": "docvqa",
     "ocr-vqa": "ocr-vqa",
     "st-vqa": "st-vqa",
-    "text-vqa": "textvqa",
+    "text-vqa": "text-vqa",
     "gqa": "gqa",
     # knowledge vqa
     "okvqa": "okvqa",
     "a-okvqa": "a-okvqa",
-    "science-qa": "scienceqa",
+    "science-qa": "science-qa",
     "viquae": "viquae",
     # reasoning
     "clevr": "clevr",
-    "nlvr": "nlvr2",
+    "nlvr": "nlvr",
     "vcr": "vcr",
-    "visual-mrc": "visualmrc",
+    "visual-mrc": "visual-mrc",
     "winoground": "winoground",
     # generation
     "vist": "vist",
