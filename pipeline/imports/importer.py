@@ -198,7 +198,7 @@ class MediaChecker:
             data = item.data if isinstance(item, ImageData) else _read_file(self.source, item.path)
             prepared = prepare_image(data)
             if item.boxes:
-                draw_boxes(prepared, item.boxes)
+                draw_boxes(prepared, item.boxes, item.colours)
         except Exception as exc:
             return media_problem(item, exc)
         return None
@@ -248,10 +248,10 @@ class MediaResolver:
             prepared = prepare_image(data)
             source_sha = self._add(prepared)
             if item.boxes:
-                boxed = draw_boxes(prepared, item.boxes)
+                boxed = draw_boxes(prepared, item.boxes, item.colours)
                 derivation = {
                     "boxes": [list(box) for box in item.boxes],
-                    "colour": "red",
+                    "colour": "red" if not item.colours else list(item.colours),
                     "line_width": box_line_width(prepared.width, prepared.height),
                 }
                 shas = [self._add(boxed, derived_from=source_sha, derivation=derivation)]
@@ -297,7 +297,7 @@ def _media_key(item: Media) -> tuple | None:
         return None
     if isinstance(item, VideoFile):
         return ("video", item.path, item.frames)
-    return ("image", item.path, item.boxes)
+    return ("image", item.path, item.boxes, item.colours)
 
 
 # ---- the import ----------------------------------------------------------------------------

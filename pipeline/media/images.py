@@ -26,6 +26,19 @@ from pipeline.models import Image
 
 ALLOWED_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}
 BOX_COLOUR = (255, 0, 0)
+# Named colours for datasets that tell several boxes apart by colour (VCR); red stays the default.
+BOX_COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": BOX_COLOUR,
+    "blue": (0, 90, 255),
+    "green": (0, 200, 0),
+    "yellow": (255, 220, 0),
+    "purple": (160, 32, 240),
+    "orange": (255, 140, 0),
+    "cyan": (0, 230, 230),
+    "pink": (255, 105, 180),
+    "brown": (140, 80, 20),
+    "white": (255, 255, 255),
+}
 
 
 class ImageRejected(ValueError):
@@ -209,14 +222,30 @@ def pixel_box(box: Sequence[float], width: int, height: int) -> tuple[int, int, 
     return left, top, right, bottom
 
 
-def draw_boxes(prepared: PreparedImage, boxes: Sequence[tuple[float, float, float, float]]) -> PreparedImage:
-    """A copy of the image with each box drawn as a red rectangle (as the M3IT paper does)."""
+def box_colour(name: str) -> tuple[int, int, int]:
+    """The RGB value of a named box colour; ImageRejected for a name we do not know."""
+    try:
+        return BOX_COLOURS[name]
+    except KeyError:
+        raise ImageRejected(f"unknown box colour {name!r}; use one of {', '.join(BOX_COLOURS)}") from None
+
+
+def draw_boxes(
+    prepared: PreparedImage,
+    boxes: Sequence[tuple[float, float, float, float]],
+    colours: Sequence[str] = (),
+) -> PreparedImage:
+    """A copy of the image with each box drawn as a rectangle: red (as the M3IT paper does) unless `colours`
+    names a colour per box (VCR's colour-coded objects)."""
+    if colours and len(colours) != len(boxes):
+        raise ImageRejected(f"{len(boxes)} boxes but {len(colours)} colours")
+    rgb = [box_colour(name) for name in colours] if colours else [BOX_COLOUR] * len(boxes)
     with PILImage.open(io.BytesIO(prepared.data)) as source:
         img = source.convert("RGB")
     line = box_line_width(img.width, img.height)
     draw = ImageDraw.Draw(img)
-    for box in boxes:
-        draw.rectangle(pixel_box(box, img.width, img.height), outline=BOX_COLOUR, width=line)
+    for box, colour in zip(boxes, rgb, strict=True):
+        draw.rectangle(pixel_box(box, img.width, img.height), outline=colour, width=line)
     out = io.BytesIO()
     fmt = "JPEG" if prepared.format == "JPEG" else "PNG"
     img.save(out, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import os
-import random
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,18 +33,21 @@ class ImportInputError(ValueError):
 
 @dataclass(frozen=True)
 class ImageFile:
-    """An image file below the import root, optionally with boxes to draw on a copy."""
+    """An image file below the import root, optionally with boxes to draw on a copy: red, or one named
+    colour per box in `colours` (pipeline.media.images.BOX_COLOURS)."""
 
     path: str
     boxes: tuple[Box, ...] = ()
+    colours: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ImageData:
-    """Image bytes carried in the record itself (e.g. M3IT's base64 strings)."""
+    """Image bytes carried in the record itself (e.g. M3IT's base64 strings, Shapes' pixel arrays)."""
 
     data: bytes
     boxes: tuple[Box, ...] = ()
+    colours: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -393,23 +393,11 @@ def index_by_number(folder: Path, suffixes: set[str]) -> dict[int, str]:
     return index
 
 
-def index_by_stem(folder: Path, suffixes: set[str]) -> dict[str, str]:
-    """Map each file's stem to its path below `folder` (Flickr ids, VIST photo ids, Winoground names).
-
-    One walk; the first file of a stem wins (a release that ships both .jpg and .png keeps one)."""
-    index: dict[str, str] = {}
-    for dirpath, _dirnames, filenames in os.walk(folder):
-        for filename in sorted(filenames):
-            stem, suffix = os.path.splitext(filename)
-            if suffix.lower() in suffixes:
-                index.setdefault(stem, os.path.relpath(os.path.join(dirpath, filename), folder))
-    return index
-
-
-def json_kvitems(
+def json_entries(
     path: Path, prefix: str, label: str, tracker: SourceFiles | None = None
 ) -> Iterator[tuple[int, str, Any]]:
-    """(number, key, value) of the JSON object at `prefix` (COCO-Text's "anns"/"imgs" dicts), streamed."""
+    """(number, key, value) of the JSON object at `prefix` ("" for the top level), streamed: the formats that
+    key their records by id (GQA questions, OCR-VQA's dataset.json, ScienceQA's problems.json)."""
     count = 0
     try:
         with path.open("rb") as handle:
@@ -418,140 +406,195 @@ def json_kvitems(
             for key, value in ijson.kvitems(handle, prefix, use_float=True):
                 count += 1
                 yield count, key, value
-    except ijson.common.JSONError as exc:
+    except ijson.common.IncompleteJSONError as exc:
         raise ImportInputError(f"{label} is truncated or not valid JSON after entry {count}: {exc}") from exc
+    except ijson.common.JSONError as exc:
+        raise ImportInputError(f"{label} is not valid JSON after entry {count}: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise ImportInputError(f"{label} is not UTF-8 text after entry {count}") from exc
 
 
-def text_lines(path: Path, label: str, tracker: SourceFiles | None = None) -> Iterator[tuple[int, str]]:
-    """(line number, text without the newline) of a UTF-8 text file; `.gz` files are read compressed."""
-    import gzip
+# ---- helpers the dataset adapters share ----------------------------------------------------
 
-    number = 0
-    with path.open("rb") as raw:
-        if tracker is not None:
-            tracker.track(raw, path.stat().st_size)
-        with gzip.open(raw) if path.suffix == ".gz" else contextlib.nullcontext(raw) as handle:
-            try:
-                for line in handle:
-                    number += 1
-                    yield number, line.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                raise ImportInputError(f"{label} line {number} is not UTF-8 text") from exc
-            except (OSError, EOFError) as exc:
-                raise ImportInputError(f"{label} cannot be read after line {number}: {exc}") from exc
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-# ---- options in M3IT's shape -------------------------------------------------------------------
+class RowProblem(ValueError):
+    """One record cannot become a sample; the message says why (the adapter rejects the row)."""
 
-OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+def record_id(record: Any, *keys: str) -> str:
+    """The first of `keys` the record has, as text ("" when none): ids come as numbers or strings."""
+    if isinstance(record, dict):
+        for key in keys:
+            if record.get(key) not in (None, ""):
+                return str(record[key])
+    return ""
 
 
 def lettered(choices: list[str]) -> str:
-    """ "(A) first\n(B) second …", the option list of M3IT's classification and multiple-choice tasks."""
-    if len(choices) > len(OPTION_LETTERS):
-        raise ValueError(f"at most {len(OPTION_LETTERS)} options, got {len(choices)}")
-    return "\n".join(f"({OPTION_LETTERS[i]}) {choice}" for i, choice in enumerate(choices))
+    """M3IT's option lines: "(A) first\\n(B) second"."""
+    if len(choices) > len(LETTERS):
+        raise RowProblem(f"{len(choices)} choices; at most {len(LETTERS)} can be lettered")
+    return "\n".join(f"({LETTERS[i]}) {choice}" for i, choice in enumerate(choices))
 
 
-def with_options(question: str, choices: list[str]) -> str:
-    return f"{question}\nOptions:\n{lettered(choices)}"
+def lettered_answer(choices: list[str], index: Any) -> str:
+    """The target "(B) second" for the gold `index`; RowProblem when it is not an index into the choices."""
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < min(len(choices), len(LETTERS)):
+        raise RowProblem(f"answer index {index!r} is not an index into the {len(choices)} choices")
+    return f"({LETTERS[index]}) {choices[index]}"
 
 
-def letter_answer(index: int, choices: list[str]) -> str:
-    return f"({OPTION_LETTERS[index]}) {choices[index]}"
+def text_list(value: Any, field_name: str) -> list[str]:
+    """A list of non-empty strings (answers, choices, OCR tokens); RowProblem when it is not one."""
+    if not isinstance(value, list):
+        raise RowProblem(f"{field_name} must be a list, not {type(value).__name__}")
+    items = [str(item).strip() for item in value if item is not None and str(item).strip()]
+    if not items:
+        raise RowProblem(f"{field_name} is empty")
+    return items
 
 
-def sample_rng(purpose: str, task: str, split: str, source_id: str) -> random.Random:
-    """A random generator seeded per sample, so options and negatives are the same on every re-import."""
-    digest = hashlib.sha256(f"{purpose}|{task}|{split}|{source_id}".encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
+OCR_META_MAX = 200  # OCR tokens kept in meta per sample; the paraphrase prompt uses the first 50
 
 
-def seeded_options(gold: str, labels: list[str], count: int, rng: random.Random) -> tuple[list[str], int]:
-    """`count` options: the gold label and distinct random distractors, the gold at a random position."""
-    others = sorted({label for label in labels if label != gold})
-    distractors = rng.sample(others, min(count - 1, len(others)))
-    gold_at = rng.randrange(len(distractors) + 1)
-    return [*distractors[:gold_at], gold, *distractors[gold_at:]], gold_at
+class FileIndex:
+    """Media files below a folder, found by a key: the file stem ("2407890" → 2407890.jpg) or, with
+    `by_number`, the trailing number of the stem (COCO: 391895 → COCO_val2014_000000391895.jpg).
+
+    One walk of the folder; `path` returns the path below the import root or raises RowProblem."""
+
+    def __init__(
+        self, source: SourceFiles, role: str, suffixes: set[str], *, by_number: bool = False, what: str = "image"
+    ) -> None:
+        self.source, self.role, self.what, self.by_number = source, role, what, by_number
+        folder = source.folder(role)
+        self.files: dict[Any, str] = index_by_number(folder, suffixes) if by_number else index_by_stem(folder, suffixes)
+
+    def find(self, *keys: Any) -> str | None:
+        for key in keys:
+            if self.by_number:
+                try:
+                    key = int(str(key).rsplit("_", 1)[-1])
+                except (TypeError, ValueError):
+                    continue
+            found = self.files.get(key if self.by_number else str(key))
+            if found is not None:
+                return self.source.under(self.role, found)
+        return None
+
+    def path(self, *keys: Any, label: str = "") -> str:
+        found = self.find(*keys)
+        if found is None:
+            raise RowProblem(f"no {self.what} file for {label or 'id'} {keys[0]}")
+        return found
 
 
-# ---- joins by id without holding a file in memory ---------------------------------------------
+def index_by_stem(folder: Path, suffixes: set[str]) -> dict[str, str]:
+    """File stem → path below `folder` (the first one found when two folders hold the same name)."""
+    index: dict[str, str] = {}
+    for dirpath, _dirnames, filenames in os.walk(folder):
+        for filename in filenames:
+            stem, suffix = os.path.splitext(filename)
+            if suffix.lower() in suffixes:
+                index.setdefault(stem, os.path.relpath(os.path.join(dirpath, filename), folder))
+    return index
 
 
-class KeyIndex:
-    """Values by key in a temporary SQLite file: the side of a join that does not fit the stream's order
-    (OCR tokens by image, sentences by video, questions by number). Memory stays flat on big files."""
+class RecordAdapter(Adapter):
+    """An adapter over one stream of records: subclasses say where the records are (`records`), which
+    fields a record needs and how it becomes drafts (`build`). A record that is not an object or lacks
+    a field, or whose `build` raises RowProblem, is rejected with its file and item number."""
 
-    BATCH = 10_000
+    id_fields: ClassVar[tuple[str, ...]] = ("id",)
+    required: ClassVar[tuple[str, ...]] = ()
+
+    def records(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[tuple[Location, Any]]:
+        raise NotImplementedError
+
+    def context(
+        self, source: SourceFiles, options: dict[str, Any], target: Target
+    ) -> contextlib.AbstractContextManager:
+        """A context manager giving what `build` needs for every record (file indexes, options read once,
+        a temporary index of a side file); None by default."""
+        return contextlib.nullcontext(None)
+
+    def build(self, where: Location, record: dict, source_id: str, context: Any) -> Iterator[Row]:
+        raise NotImplementedError
+
+    def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
+        with self.context(source, options, target) as context:
+            for where, record in self.records(source, options, target):
+                if isinstance(record, Rejected):
+                    yield record
+                    continue
+                source_id = record_id(record, *self.id_fields)
+                if problem := require(record, self.required):
+                    yield Rejected(where, problem, source_id)
+                    continue
+                try:
+                    yield from self.build(where, record, source_id, context)
+                except (RowProblem, ImportInputError) as exc:
+                    yield Rejected(where, str(exc), source_id)
+
+
+def json_list_records(source: SourceFiles, role: str, prefix: str) -> Iterator[tuple[Location, Any]]:
+    """The items of the JSON array at `prefix` in the file of `role`, with their locations."""
+    label = source.name(role)
+    for number, item in json_items(source.file(role), prefix, label, source):
+        yield Location(label, number, "item"), item
+
+
+def jsonl_records(source: SourceFiles, role: str) -> Iterator[tuple[Location, Any]]:
+    """The objects of a JSONL file; a line that is not JSON comes through as a Rejected row."""
+    label = source.name(role)
+    for number, record, error in jsonl_lines(source.file(role), label, source):
+        where = Location(label, number)
+        yield where, (Rejected(where, error) if error else record)
+
+
+def json_keyed_records(
+    source: SourceFiles, role: str, key_field: str, prefix: str = ""
+) -> Iterator[tuple[Location, Any]]:
+    """The entries of a JSON object keyed by id, each as its value with the key added under `key_field`."""
+    label = source.name(role)
+    for number, key, value in json_entries(source.file(role), prefix, label, source):
+        yield Location(label, number, "entry"), ({**value, key_field: key} if isinstance(value, dict) else value)
+
+
+def paraphrase_option(default: bool) -> OptionSpec:
+    """Whether the outputs are short answers to paraphrase later; the default is what M3IT did for the task."""
+    return OptionSpec("paraphrase", default, "true: the answers are short and get paraphrased (Stage II)", "bool")
+
+
+class KeyedIndex:
+    """Values by key in a temporary SQLite file, so a side file (captions, OCR tokens) joins by id while
+    memory stays flat on big files."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        self._batch: list[tuple[str, bytes]] = []
-        self.count = 0
 
-    def add(self, key: Any, value: Any) -> None:
-        self._batch.append((str(key), orjson.dumps(value)))
-        self.count += 1
-        if len(self._batch) >= self.BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        self.db.executemany("INSERT INTO kv (key, value) VALUES (?, ?)", self._batch)
-        self._batch = []
-
-    def get(self, key: Any) -> list[Any]:
-        """Every value added under `key`, in the order added."""
-        rows = self.db.execute("SELECT value FROM kv WHERE key = ? ORDER BY id", (str(key),))
+    def get(self, key: Any, limit: int = 1_000) -> list[Any]:
+        rows = self.db.execute("SELECT value FROM kv WHERE key = ? ORDER BY id LIMIT ?", (str(key), limit))
         return [orjson.loads(row[0]) for row in rows]
 
-    def first(self, key: Any, default: Any = None) -> Any:
-        row = self.db.execute("SELECT value FROM kv WHERE key = ? ORDER BY id LIMIT 1", (str(key),)).fetchone()
-        return orjson.loads(row[0]) if row else default
 
-    def other_than(self, key: Any, rng: random.Random) -> tuple[str, Any] | None:
-        """A random (key, value) whose key differs from `key` (negatives from other images); None if none."""
-        if not self.count:
-            return None
-        start = rng.randint(1, self.count)
-        for query in (
-            "SELECT key, value FROM kv WHERE id >= ? AND key != ? ORDER BY id LIMIT 1",
-            "SELECT key, value FROM kv WHERE id < ? AND key != ? ORDER BY id LIMIT 1",
-        ):
-            row = self.db.execute(query, (start, str(key))).fetchone()
-            if row:
-                return row[0], orjson.loads(row[1])
-        return None
-
-
-@contextmanager
-def key_index(pairs: Iterable[tuple[Any, Any]]) -> Iterator[KeyIndex]:
-    """A KeyIndex filled from (key, value) pairs, deleted when the block ends."""
-    with tempfile.TemporaryDirectory(prefix="import-index-") as folder:
+@contextlib.contextmanager
+def keyed_index(pairs: Iterable[tuple[Any, Any]]) -> Iterator[KeyedIndex]:
+    """Index (key, value) pairs, streamed in, for lookups by key; the file goes when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="keyed-") as folder:
         db = sqlite3.connect(Path(folder) / "index.sqlite3")
         try:
             db.execute("CREATE TABLE kv (id INTEGER PRIMARY KEY, key TEXT, value BLOB)")
-            index = KeyIndex(db)
+            batch: list[tuple[str, bytes]] = []
             for key, value in pairs:
-                index.add(key, value)
-            index.flush()
+                batch.append((str(key), orjson.dumps(value)))
+                if len(batch) >= 10_000:
+                    db.executemany("INSERT INTO kv (key, value) VALUES (?, ?)", batch)
+                    batch = []
+            db.executemany("INSERT INTO kv (key, value) VALUES (?, ?)", batch)
             db.execute("CREATE INDEX kv_key ON kv (key)")
-            yield index
+            yield KeyedIndex(db)
         finally:
             db.close()
-
-
-def split_name(target: Target, names: dict[str, str], given: str = "") -> str:
-    """The source's own name of the target split (MSR-VTT "validate", KonIQ "validation"), or `given`."""
-    return given or names.get(target.split, target.split)
-
-
-def draft_or_reject(where: Location, source_id: str, build: Any) -> Row:
-    """`build()` as a Draft, or a Rejected row naming the record when it raises ValueError/KeyError/TypeError
-    (a malformed field deep in a record) or ImportInputError (a path that leaves the import folder)."""
-    try:
-        return build()
-    except (ValueError, KeyError, TypeError, ImportInputError) as exc:
-        message = str(exc) if isinstance(exc, ValueError | ImportInputError) else f"bad field: {exc!r}"
-        return Rejected(where, message, source_id)
