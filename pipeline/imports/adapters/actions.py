@@ -18,12 +18,11 @@ from pipeline.imports.adapters.base import (
     SourceFiles,
     Target,
     VideoFile,
+    json_entries,
     json_items,
-    json_kvitems,
     require,
-    sample_rng,
-    seeded_options,
 )
+from pipeline.imports.adapters.classification import lettered_options, option_seed
 from pipeline.imports.adapters.video import index_videos
 
 
@@ -60,7 +59,7 @@ class SomethingSomethingAdapter(Adapter):
         if count == 1 or count < 0 or not 1 <= frames <= 32:
             raise ImportInputError("num_options must be 0 or at least 2, frames between 1 and 32")
         classes = {
-            key.strip(): value for _n, key, value in json_kvitems(source.file("labels"), "", source.name("labels"))
+            key.strip(): value for _n, key, value in json_entries(source.file("labels"), "", source.name("labels"))
         }
         if len(classes) < 2:
             raise ImportInputError(f"{source.name('labels')} needs at least two classes, found {len(classes)}")
@@ -79,8 +78,8 @@ class SomethingSomethingAdapter(Adapter):
                 problem = f"template {gold!r} is not in the labels file" if relative else f"no video file {video_id}"
                 yield Rejected(where, problem, video_id)
                 continue
-            rng = sample_rng("options", target.task, target.split, video_id)
-            choices, gold_at = (names, names.index(gold)) if count == 0 else seeded_options(gold, names, count, rng)
+            seed = option_seed(target.task, target.split, video_id)
+            choices, gold_at = (names, names.index(gold)) if count == 0 else lettered_options(gold, names, count, seed)
             numbered = "\n".join(f"{i}. {choice}" for i, choice in enumerate(choices, start=1))
             yield Draft(
                 source_id=video_id,

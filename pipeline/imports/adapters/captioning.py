@@ -6,6 +6,7 @@ source ids in meta. Captions are not paraphrased (M3IT paraphrased only short an
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -24,15 +25,16 @@ from pipeline.imports.adapters.base import (
     SourceFiles,
     Target,
     VideoFile,
+    first_value,
     index_by_number,
     index_by_stem,
     json_items,
-    key_index,
+    keyed_index,
     require,
-    sample_rng,
     split_name,
     text_lines,
 )
+from pipeline.imports.adapters.classification import option_seed
 from pipeline.imports.adapters.video import index_videos
 
 
@@ -66,7 +68,7 @@ class TextCapsAdapter(Adapter):
         images = index_by_stem(source.folder("images"), IMAGE_SUFFIXES)
         ocr_items = json_items(source.file("ocr"), "data.item", source.name("ocr")) if source.has("ocr") else ()
         pairs = ((item["image_id"], item.get("ocr_tokens", [])) for _n, item in ocr_items if _has_id(item))
-        with key_index(pairs) as ocr:
+        with keyed_index(pairs) as ocr:
             for number, item in json_items(source.file("captions"), "data.item", label, source):
                 where = Location(label, number, "item")
                 source_id = str(item.get("caption_id", "")) if isinstance(item, dict) else ""
@@ -89,7 +91,7 @@ class TextCapsAdapter(Adapter):
                         "caption_id": item.get("caption_id"),
                         "image_classes": item.get("image_classes", []),
                         "reference_strs": item.get("reference_strs", []),
-                        "ocr_tokens": ocr.first(item["image_id"], []),
+                        "ocr_tokens": first_value(ocr, item["image_id"], []),
                     },
                     where=where,
                 )
@@ -263,7 +265,7 @@ class MSRVTTCaptionAdapter(Adapter):
             for _n, s in json_items(path, "sentences.item", label)
             if isinstance(s, dict) and s.get("video_id") and str(s.get("caption") or "").strip()
         )
-        with key_index(sentences) as captions:
+        with keyed_index(sentences) as captions:
             for number, video in json_items(path, "videos.item", label, source):
                 where = Location(label, number, "item")
                 video_id = str(video.get("video_id", "")) if isinstance(video, dict) else ""
@@ -281,7 +283,9 @@ class MSRVTTCaptionAdapter(Adapter):
                     continue
                 chosen = found
                 if per_video and len(found) > per_video:
-                    chosen = sample_rng("caption", target.task, target.split, video_id).sample(found, per_video)
+                    chosen = random.Random(option_seed(target.task, target.split, f"caption|{video_id}")).sample(
+                        found, per_video
+                    )
                 for sen_id, caption in chosen:
                     yield Draft(
                         source_id=video_id if per_video == 1 else f"{video_id}-{sen_id}",

@@ -6,6 +6,7 @@ ask about "the red box", as M3IT did instead of giving coordinates in text.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,16 +24,17 @@ from pipeline.imports.adapters.base import (
     Row,
     SourceFiles,
     Target,
+    first_value,
     index_by_number,
+    json_entries,
     json_items,
-    json_kvitems,
-    key_index,
-    letter_answer,
+    keyed_index,
+    lettered_answer,
     require,
-    sample_rng,
-    seeded_options,
+    value_of_another_key,
     with_options,
 )
+from pipeline.imports.adapters.classification import lettered_options, option_seed
 
 
 def xywh_box(value: Any) -> Box:
@@ -102,14 +104,14 @@ class CocoObjectsAdapter(Adapter):
                 continue
             if (box[2] - box[0]) * (box[3] - box[1]) < options["min_area"]:
                 continue
-            choices, gold_at = seeded_options(
-                gold, all_names, count, sample_rng("options", target.task, target.split, source_id)
+            choices, gold_at = lettered_options(
+                gold, all_names, count, option_seed(target.task, target.split, source_id)
             )
             yield Draft(
                 source_id=source_id,
                 media=[ImageFile(source.under("images", relative), boxes=(box,))],
                 inputs=with_options(options["question"], choices),
-                output=letter_answer(gold_at, choices),
+                output=lettered_answer(choices, gold_at),
                 meta={
                     "source_dataset": "coco",
                     "annotation_id": ann["id"],
@@ -171,14 +173,14 @@ class CocoTextAdapter(Adapter):
         wanted = options["source_split"] or target.split
         label, path = source.name("annotations"), source.file("annotations")
         files = index_by_number(source.folder("images"), IMAGE_SUFFIXES)
-        image_sets = ((key, value.get("set")) for _n, key, value in json_kvitems(path, "imgs", label))
-        with key_index(image_sets) as sets:
-            for number, ann_id, ann in json_kvitems(path, "anns", label, source):
+        image_sets = ((key, value.get("set")) for _n, key, value in json_entries(path, "imgs", label))
+        with keyed_index(image_sets) as sets:
+            for number, ann_id, ann in json_entries(path, "anns", label, source):
                 where = Location(label, number, "annotation")
                 if problem := require(ann, ("image_id", "bbox")):
                     yield Rejected(where, problem, ann_id)
                     continue
-                if sets.first(ann["image_id"]) != wanted:
+                if first_value(sets, ann["image_id"]) != wanted:
                     continue
                 value = str(ann.get("utf8_string" if attribute == "text" else attribute) or "").strip()
                 if attribute == "text" and (not value or ann.get("legibility") != "legible"):
@@ -200,7 +202,7 @@ class CocoTextAdapter(Adapter):
                 else:
                     choices = list(COCO_TEXT_ATTRIBUTES[attribute])
                     inputs = with_options(COCO_TEXT_QUESTIONS[attribute], choices)
-                    output = letter_answer(choices.index(value), choices)
+                    output = lettered_answer(choices, choices.index(value))
                 yield Draft(
                     source_id=ann_id,
                     media=[ImageFile(source.under("images", relative), boxes=(box,))],
@@ -248,7 +250,7 @@ class CocoMatchingAdapter(Adapter):
             for _n, a in json_items(path, "annotations.item", label)
             if isinstance(a, dict) and a.get("image_id") is not None and str(a.get("caption") or "").strip()
         )
-        with key_index(pairs) as captions:
+        with keyed_index(pairs) as captions:
             for number, ann in json_items(path, "annotations.item", label, source):
                 where = Location(label, number, "annotation")
                 source_id = str(ann.get("id", "")) if isinstance(ann, dict) else ""
@@ -259,9 +261,9 @@ class CocoMatchingAdapter(Adapter):
                 if relative is None:
                     yield Rejected(where, f"no image file for image_id {ann['image_id']}", source_id)
                     continue
-                rng = sample_rng("itm", target.task, target.split, source_id)
+                rng = random.Random(option_seed(target.task, target.split, f"itm|{source_id}"))
                 caption, matched, negative_from = str(ann["caption"]).strip(), True, None
-                if rng.random() * 100 < percent and (other := captions.other_than(ann["image_id"], rng)):
+                if rng.random() * 100 < percent and (other := value_of_another_key(captions, ann["image_id"], rng)):
                     negative_from, caption = other
                     matched = False
                 yield Draft(

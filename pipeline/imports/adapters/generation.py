@@ -23,10 +23,11 @@ from pipeline.imports.adapters.base import (
     Row,
     SourceFiles,
     Target,
+    first_value,
     index_by_number,
     index_by_stem,
     json_items,
-    key_index,
+    keyed_index,
     require,
     text_lines,
 )
@@ -124,7 +125,7 @@ class VisualDialogAdapter(Adapter):
             for kind in ("questions", "answers")
             for n, text in json_items(path, f"data.{kind}.item", label)
         )
-        with key_index(strings) as texts:
+        with keyed_index(strings) as texts:
             for number, dialog in json_items(path, "data.dialogs.item", label, source):
                 where = Location(label, number, "dialog")
                 source_id = str(dialog.get("image_id", "")) if isinstance(dialog, dict) else ""
@@ -136,7 +137,8 @@ class VisualDialogAdapter(Adapter):
                     yield Rejected(where, f"no image file for image_id {dialog['image_id']}", source_id)
                     continue
                 turns = [
-                    (texts.first(f"q{r.get('question')}"), texts.first(f"a{r.get('answer')}")) for r in dialog["dialog"]
+                    (first_value(texts, f"q{r.get('question')}"), first_value(texts, f"a{r.get('answer')}"))
+                    for r in dialog["dialog"]
                 ]
                 answered = [i for i, (q, a) in enumerate(turns) if q and a]
                 if not answered:

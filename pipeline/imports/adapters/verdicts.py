@@ -22,8 +22,8 @@ from pipeline.imports.adapters.base import (
     csv_rows,
     index_by_stem,
     jsonl_lines,
-    key_index,
-    letter_answer,
+    keyed_index,
+    lettered_answer,
     require,
     split_name,
     with_options,
@@ -115,7 +115,7 @@ class MochegAdapter(Adapter):
             and (row.get("DOCUMENT#") or "").strip()
             and (row.get("RELEVANCY") or "1").strip() != "0"
         )
-        with key_index(qrels) as evidence:
+        with keyed_index(qrels) as evidence:
             rows = csv_rows(source.file("corpus"), label, source)
             for claim_id, group in groupby(rows, key=lambda item: (item[1].get("claim_id") or "").strip()):
                 lines = list(group)
@@ -197,7 +197,7 @@ class KonIQAdapter(Adapter):
                 source_id=name,
                 media=[ImageFile(source.under("images", name))],
                 inputs=with_options(options["question"], choices),
-                output=letter_answer(level, choices),
+                output=lettered_answer(choices, level),
                 meta={"source_dataset": "koniq-10k", "image_name": name, "mos": mos, "sd": row.get("SD")},
                 where=where,
             )
@@ -252,12 +252,12 @@ class WinogroundAdapter(Adapter):
                 if mode == "image":
                     media = [ImageFile(source.under("images", files[i]))]
                     inputs = with_options("Which caption describes the image?", captions)
-                    output = letter_answer(i, captions)
+                    output = lettered_answer(captions, i)
                 else:
                     media = [ImageFile(source.under("images", f)) for f in files]
                     choices = ["the first image", "the second image"]
                     inputs = with_options(f"Caption: {captions[i]}\nWhich image does the caption describe?", choices)
-                    output = letter_answer(i, choices)
+                    output = lettered_answer(choices, i)
                 yield Draft(
                     source_id=f"{example_id}-{mode}{i}",
                     media=media,

@@ -97,7 +97,7 @@ def test_a_box_less_than_a_pixel_inside_the_edge_rejects_its_row_only(import_roo
 def test_an_unexpected_error_on_one_row_is_a_rejected_row(import_root, tasks, monkeypatch):
     _regions(import_root, [[1, 1, 5, 5]])
 
-    def broken(prepared, boxes):
+    def broken(prepared, boxes, colours=()):
         raise ZeroDivisionError("boom")
 
     monkeypatch.setattr("pipeline.imports.importer.draw_boxes", broken)

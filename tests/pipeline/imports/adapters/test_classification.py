@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.imports.adapters.base import OPTION_LETTERS
+from pipeline.imports.adapters.base import LETTERS
 from pipeline.models import Sample
 from tests.pipeline.imports.adapters.sources import (
     image_numbers,
@@ -194,7 +194,7 @@ def test_chinese_food_folders_with_chinese_labels(import_root, tasks):
     assert lines[0] == "图片中的食物是什么？"  # noqa: RUF001 - the Chinese question
     assert len(lines[2:]) == 3 and "宫保鸡丁" in sample.outputs
     gold = [line for line in lines[2:] if line.endswith("宫保鸡丁")]
-    assert gold == [sample.outputs] and sample.outputs[1] in OPTION_LETTERS[:3]
+    assert gold == [sample.outputs] and sample.outputs[1] in LETTERS[:3]
     assert sample.meta["source_dataset"] == "chinesefoodnet"
 
 

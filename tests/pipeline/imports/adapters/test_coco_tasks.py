@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.imports.adapters.base import OPTION_LETTERS, sample_rng, seeded_options
+from pipeline.imports.adapters.base import LETTERS
+from pipeline.imports.adapters.classification import lettered_options, option_seed
 from pipeline.models import Image, ParaphraseState, Sample
 from tests.pipeline.imports.adapters.sources import image_numbers, pixels, rejected_messages, run_import, write_numbered
 from tests.pipeline.imports.files import write_image, write_json
@@ -69,13 +70,13 @@ def test_coco_goi_draws_the_object_box_and_asks_with_lettered_options(import_roo
         "instances_val2017.json annotation 5: no image file for image_id 77",
     ]
     sample = Sample.objects.get(task__slug="coco-goi", split="val")
-    expected, gold_at = seeded_options(
-        "dog", ["banana", "car", "cat", "chair", "dog"], 4, sample_rng("options", "coco-goi", "val", "1001")
+    expected, gold_at = lettered_options(
+        "dog", ["banana", "car", "cat", "chair", "dog"], 4, option_seed("coco-goi", "val", "1001")
     )
     lines = sample.inputs.split("\n")
     assert lines[:2] == ["What is the object in the red box?", "Options:"]
-    assert lines[2:] == [f"({OPTION_LETTERS[i]}) {name}" for i, name in enumerate(expected)]
-    assert sample.outputs == f"({OPTION_LETTERS[gold_at]}) dog" and "dog" in expected and len(expected) == 4
+    assert lines[2:] == [f"({LETTERS[i]}) {name}" for i, name in enumerate(expected)]
+    assert sample.outputs == f"({LETTERS[gold_at]}) dog" and "dog" in expected and len(expected) == 4
     assert sample.paraphrase_state == ParaphraseState.NOT_NEEDED
     assert sample.meta["annotation_id"] == 1001 and sample.meta["bbox"] == [50.0, 40.0, 150.0, 120.0]
     boxed = sample.images.get()
