@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.imports.adapters.base import (
+    FRAMES_OPTION,
     Adapter,
     Draft,
     FileSpec,
@@ -18,6 +19,7 @@ from pipeline.imports.adapters.base import (
     SourceFiles,
     Target,
     VideoFile,
+    checked_frames,
     json_entries,
     json_items,
     require,
@@ -50,14 +52,14 @@ class SomethingSomethingAdapter(Adapter):
     )
     options = (
         OptionSpec("num_options", 10, "class options per video (gold + distractors); 0 lists all classes", "int"),
-        OptionSpec("frames", 8, "frames sampled per video", "int"),
+        FRAMES_OPTION,
         OptionSpec("question", "What action is performed in the video?", "the question before the options"),
     )
 
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
-        count, frames = options["num_options"], options["frames"]
-        if count == 1 or count < 0 or not 1 <= frames <= 32:
-            raise ImportInputError("num_options must be 0 or at least 2, frames between 1 and 32")
+        count, frames = options["num_options"], checked_frames(options)
+        if count == 1 or count < 0:
+            raise ImportInputError("num_options must be 0 or at least 2")
         classes = {
             key.strip(): value for _n, key, value in json_entries(source.file("labels"), "", source.name("labels"))
         }

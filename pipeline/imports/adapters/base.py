@@ -654,3 +654,21 @@ def value_of_another_key(index: KeyedIndex, key: Any, rng: Any) -> tuple[str, An
         if row:
             return row[0], orjson.loads(row[1])
     return None
+
+
+def as_int(value: Any) -> int | None:
+    """`value` as an int (ids come as 42, "42" or "000042"), or None."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+FRAMES_OPTION = OptionSpec("frames", 8, "frames sampled uniformly per video (M3IT: 8)", "int")
+
+
+def checked_frames(options: dict[str, Any]) -> int:
+    frames = options["frames"]
+    if not 1 <= frames <= 32:
+        raise ImportInputError("frames must be between 1 and 32")
+    return frames

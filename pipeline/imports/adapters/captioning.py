@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.imports.adapters.base import (
+    FRAMES_OPTION,
     IMAGE_SUFFIXES,
     Adapter,
     Draft,
@@ -25,6 +26,8 @@ from pipeline.imports.adapters.base import (
     SourceFiles,
     Target,
     VideoFile,
+    as_int,
+    checked_frames,
     first_value,
     index_by_number,
     index_by_stem,
@@ -121,7 +124,7 @@ class ImageParagraphAdapter(Adapter):
 
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
         label = source.name("paragraphs")
-        wanted = {_as_int(i) for _n, i in json_items(source.file("split_ids"), "item", source.name("split_ids"))}
+        wanted = {as_int(i) for _n, i in json_items(source.file("split_ids"), "item", source.name("split_ids"))}
         images = index_by_number(source.folder("images"), IMAGE_SUFFIXES)
         for number, item in json_items(source.file("paragraphs"), "item", label, source):
             where = Location(label, number, "item")
@@ -129,7 +132,7 @@ class ImageParagraphAdapter(Adapter):
             if problem := require(item, ("image_id", "paragraph")):
                 yield Rejected(where, problem, source_id)
                 continue
-            image_id = _as_int(item["image_id"])
+            image_id = as_int(item["image_id"])
             if image_id not in wanted:
                 continue
             relative = images.get(image_id)
@@ -144,13 +147,6 @@ class ImageParagraphAdapter(Adapter):
                 meta={"source_dataset": "stanford-paragraphs", "image_id": item["image_id"], "url": item.get("url")},
                 where=where,
             )
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 CAPTION_LINE = re.compile(r"^(?P<key>[^\s#]+#\S*)\s+(?P<caption>.+)$")
@@ -248,15 +244,15 @@ class MSRVTTCaptionAdapter(Adapter):
         FileSpec("videos", "folder", "TrainValVideo", "folder of video<n>.mp4 (TrainValVideo or TestVideo)"),
     )
     options = (
-        OptionSpec("frames", 8, "frames sampled per video", "int"),
+        FRAMES_OPTION,
         OptionSpec("captions_per_video", 1, "captions kept per video (seeded); 0 keeps all", "int"),
         OptionSpec("source_split", "", "MSR-VTT split to read (train, validate, test); empty: by target split"),
     )
 
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
-        frames, per_video = options["frames"], options["captions_per_video"]
-        if not 1 <= frames <= 32 or per_video < 0:
-            raise ImportInputError("frames must be between 1 and 32 and captions_per_video at least 0")
+        frames, per_video = checked_frames(options), options["captions_per_video"]
+        if per_video < 0:
+            raise ImportInputError("captions_per_video must be at least 0")
         wanted = split_name(target, MSRVTT_SPLITS, options["source_split"])
         label, path = source.name("info"), source.file("info")
         videos = index_videos(source.folder("videos"))

@@ -24,6 +24,7 @@ from pipeline.imports.adapters.base import (
     Row,
     SourceFiles,
     Target,
+    as_int,
     first_value,
     index_by_number,
     json_entries,
@@ -92,7 +93,7 @@ class CocoObjectsAdapter(Adapter):
             if ann.get("iscrowd"):
                 continue
             gold = names.get(ann["category_id"])
-            relative = images.get(_as_int(ann["image_id"]))
+            relative = images.get(as_int(ann["image_id"]))
             try:
                 box = xywh_box(ann["bbox"])
                 if gold is None:
@@ -123,13 +124,6 @@ class CocoObjectsAdapter(Adapter):
                 },
                 where=where,
             )
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 # COCO-Text's annotation attributes and their values, in the order the options list them.
@@ -185,7 +179,7 @@ class CocoTextAdapter(Adapter):
                 value = str(ann.get("utf8_string" if attribute == "text" else attribute) or "").strip()
                 if attribute == "text" and (not value or ann.get("legibility") != "legible"):
                     continue  # illegible regions have no text to read
-                relative = files.get(_as_int(ann["image_id"]))
+                relative = files.get(as_int(ann["image_id"]))
                 try:
                     box = xywh_box(ann["bbox"])
                     if relative is None:
@@ -257,7 +251,7 @@ class CocoMatchingAdapter(Adapter):
                 if problem := require(ann, ("id", "image_id", "caption")):
                     yield Rejected(where, problem, source_id)
                     continue
-                relative = images.get(_as_int(ann["image_id"]))
+                relative = images.get(as_int(ann["image_id"]))
                 if relative is None:
                     yield Rejected(where, f"no image file for image_id {ann['image_id']}", source_id)
                     continue
@@ -277,7 +271,7 @@ class CocoMatchingAdapter(Adapter):
                         "image_id": ann["image_id"],
                         "caption": caption,
                         "matched": matched,
-                        "negative_from_image_id": _as_int(negative_from) if negative_from else None,
+                        "negative_from_image_id": as_int(negative_from) if negative_from else None,
                     },
                     where=where,
                 )

@@ -23,6 +23,7 @@ from pipeline.imports.adapters.base import (
     Row,
     SourceFiles,
     Target,
+    as_int,
     first_value,
     index_by_number,
     index_by_stem,
@@ -132,7 +133,7 @@ class VisualDialogAdapter(Adapter):
                 if problem := require(dialog, ("image_id", "dialog")):
                     yield Rejected(where, problem, source_id)
                     continue
-                relative = images.get(_as_int(dialog["image_id"]))
+                relative = images.get(as_int(dialog["image_id"]))
                 if relative is None:
                     yield Rejected(where, f"no image file for image_id {dialog['image_id']}", source_id)
                     continue
@@ -161,13 +162,6 @@ class VisualDialogAdapter(Adapter):
                         },
                         where=where,
                     )
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 LANGUAGES = {"en": "English", "de": "German", "fr": "French", "cs": "Czech"}
