@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.imports.adapters.base import (
-    FRAMES_OPTION,
     Adapter,
     Draft,
     FileSpec,
@@ -19,12 +18,12 @@ from pipeline.imports.adapters.base import (
     SourceFiles,
     Target,
     VideoFile,
-    checked_frames,
     json_entries,
     json_items,
     require,
 )
 from pipeline.imports.adapters.classification import lettered_options, option_seed
+from pipeline.imports.adapters.common import FRAMES_OPTION, checked_frames
 from pipeline.imports.adapters.video import index_videos
 
 

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from pipeline.imports.adapters.base import (
-    FRAMES_OPTION,
     IMAGE_SUFFIXES,
     Adapter,
     Draft,
@@ -26,18 +25,14 @@ from pipeline.imports.adapters.base import (
     SourceFiles,
     Target,
     VideoFile,
-    as_int,
-    checked_frames,
-    first_value,
     index_by_number,
     index_by_stem,
     json_items,
     keyed_index,
     require,
-    split_name,
-    text_lines,
 )
 from pipeline.imports.adapters.classification import option_seed
+from pipeline.imports.adapters.common import FRAMES_OPTION, as_int, checked_frames, first_value, split_name, text_lines
 from pipeline.imports.adapters.video import index_videos
 
 

@@ -24,18 +24,15 @@ from pipeline.imports.adapters.base import (
     Row,
     SourceFiles,
     Target,
-    as_int,
-    first_value,
     index_by_number,
     json_entries,
     json_items,
     keyed_index,
     lettered_answer,
     require,
-    value_of_another_key,
-    with_options,
 )
 from pipeline.imports.adapters.classification import lettered_options, option_seed
+from pipeline.imports.adapters.common import as_int, first_value, value_of_another_key, with_options
 
 
 def xywh_box(value: Any) -> Box:

@@ -23,15 +23,13 @@ from pipeline.imports.adapters.base import (
     Row,
     SourceFiles,
     Target,
-    as_int,
-    first_value,
     index_by_number,
     index_by_stem,
     json_items,
     keyed_index,
     require,
-    text_lines,
 )
+from pipeline.imports.adapters.common import as_int, first_value, text_lines
 
 
 class VISTAdapter(Adapter):

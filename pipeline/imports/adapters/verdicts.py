@@ -25,9 +25,8 @@ from pipeline.imports.adapters.base import (
     keyed_index,
     lettered_answer,
     require,
-    split_name,
-    with_options,
 )
+from pipeline.imports.adapters.common import split_name, with_options
 
 SNLI_LABELS = ("entailment", "neutral", "contradiction")
 

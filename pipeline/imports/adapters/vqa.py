@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +17,6 @@ from pipeline.imports.adapters.base import (
     FileSpec,
     ImageFile,
     ImportInputError,
-    KeyedIndex,
     Location,
     OptionSpec,
     Rejected,
@@ -24,7 +25,6 @@ from pipeline.imports.adapters.base import (
     Target,
     index_by_number,
     json_items,
-    keyed_index,
     require,
 )
 
@@ -40,13 +40,14 @@ def most_common_answer(answers: list[str], preferred: str | None = None) -> str:
 
 
 class CaptionIndex:
-    """COCO captions by image id (a KeyedIndex of the captions file)."""
+    """COCO captions by image id, kept in a temporary SQLite file so memory stays flat on big files."""
 
-    def __init__(self, index: KeyedIndex) -> None:
-        self.index = index
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
 
     def get(self, image_id: Any, limit: int = 5) -> list[str]:
-        return self.index.get(image_id, limit)
+        rows = self.db.execute("SELECT caption FROM c WHERE image_id = ? ORDER BY id LIMIT ?", (str(image_id), limit))
+        return [row[0] for row in rows]
 
 
 @contextmanager
@@ -55,13 +56,22 @@ def caption_index(path: Path | None, label: str) -> Iterator[CaptionIndex | None
     if path is None:
         yield None
         return
-    pairs = (
-        (item["image_id"], str(item["caption"]).strip())
-        for _number, item in json_items(path, "annotations.item", label)
-        if isinstance(item, dict) and item.get("image_id") is not None and item.get("caption")
-    )
-    with keyed_index(pairs) as index:
-        yield CaptionIndex(index)
+    with tempfile.TemporaryDirectory(prefix="captions-") as folder:
+        db = sqlite3.connect(Path(folder) / "captions.sqlite3")
+        try:
+            db.execute("CREATE TABLE c (id INTEGER PRIMARY KEY, image_id TEXT, caption TEXT)")
+            batch: list[tuple[str, str]] = []
+            for _number, item in json_items(path, "annotations.item", label):
+                if isinstance(item, dict) and item.get("image_id") is not None and item.get("caption"):
+                    batch.append((str(item["image_id"]), str(item["caption"]).strip()))
+                if len(batch) >= 10_000:
+                    db.executemany("INSERT INTO c (image_id, caption) VALUES (?, ?)", batch)
+                    batch = []
+            db.executemany("INSERT INTO c (image_id, caption) VALUES (?, ?)", batch)
+            db.execute("CREATE INDEX c_image ON c (image_id)")
+            yield CaptionIndex(db)
+        finally:
+            db.close()
 
 
 def _pair_by_question_id(
