@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotator.permissions import IsAdminElse404
-from pipeline.imports.adapters import ADAPTERS, ImportInputError
+from pipeline.imports.adapters import ADAPTERS, ImportInputError, tasks_of
 from pipeline.imports.serializers import ImportStartSerializer
 from pipeline.imports.uploads import start_import_from_upload
 from pipeline.jobs.access import visible_jobs
@@ -46,13 +46,14 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @action(detail=False, methods=["get"])
     def adapters(self, request: Request) -> Response:
-        """The registry: each adapter with the files it needs and its options."""
+        """The registry: each adapter with the files it needs, its options and the tasks it reads."""
         return Response(
             [
                 {
                     "name": adapter.name,
                     "label": adapter.label,
                     "description": adapter.description,
+                    "tasks": tasks_of(adapter.name),
                     "files": [
                         {"role": f.role, "kind": f.kind, "default": f.default, "required": f.required, "help": f.help}
                         for f in adapter.files

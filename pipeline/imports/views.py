@@ -12,8 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import DetailView
 
+from annotator.models import Task
 from annotator.permissions import AdminRequiredMixin
-from pipeline.imports.adapters import ADAPTERS, ImportInputError
+from pipeline.imports.adapters import ADAPTERS, ImportInputError, adapter_for_task, file_lines
 from pipeline.imports.forms import ImportForm
 from pipeline.imports.importer import start_import
 from pipeline.imports.uploads import start_import_from_upload
@@ -31,15 +32,26 @@ class ImportListView(AdminRequiredMixin, View):
     template_name = "pipeline/imports/list.html"
 
     def context(self, form: ImportForm) -> dict[str, Any]:
+        tasks = [(task, adapter_for_task(task.slug)) for task in Task.objects.order_by("slug")]
         return {
             "form": form,
             "adapters": ADAPTERS.values(),
+            "task_adapters": tasks,
+            # For the page's script: choosing a task picks its adapter and shows the files it expects.
+            "task_adapter_map": {
+                task.slug: {"adapter": adapter.name, "files": file_lines(adapter)} for task, adapter in tasks if adapter
+            },
             "jobs": import_jobs(self.request.user)[:25],
             "import_root": settings.IMPORT_ROOT,
         }
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, self.template_name, self.context(ImportForm()))
+        """`?task=<slug>` starts the form on that task with its adapter chosen."""
+        initial: dict[str, Any] = {}
+        adapter = adapter_for_task(request.GET.get("task", ""))
+        if adapter is not None:
+            initial = {"task": request.GET["task"], "adapter": adapter.name}
+        return render(request, self.template_name, self.context(ImportForm(initial=initial)))
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = ImportForm(request.POST, request.FILES)

@@ -68,6 +68,7 @@ class ImageFolderAdapter(Adapter):
         OptionSpec("num_options", 10, "number of lettered options (gold + distractors)", "int"),
         OptionSpec("question", "What is the main object in this image?", "the question before the options"),
     )
+    source_dataset = "image-folder"
 
     def rows(self, source: SourceFiles, options: dict[str, Any], target: Target) -> Iterator[Row]:
         count: int = options["num_options"]
@@ -99,7 +100,7 @@ class ImageFolderAdapter(Adapter):
                     inputs=f"{options['question']}\nOptions:\n{lettered}",
                     output=f"({LETTERS[gold_at]}) {gold}",
                     meta={
-                        "source_dataset": "image-folder",
+                        "source_dataset": self.source_dataset,
                         "class_folder": folder,
                         "label": gold,
                         "options": choices,
@@ -107,3 +108,25 @@ class ImageFolderAdapter(Adapter):
                     },
                     where=Location(f"{source.name('images')}/{folder}", number, "file"),
                 )
+
+
+class ChineseFoodAdapter(ImageFolderAdapter):
+    """ChineseFoodNet (Chen et al., 2017): one folder per dish (`000` … `207`) and the class list that maps a
+    folder number to its Chinese dish name; given here as `class_names.txt` with "<folder> <name>" per line.
+    Samples as the image-folder adapter builds them, with a Chinese question and Chinese option labels."""
+
+    name = "chinese-food"
+    label = "ChineseFoodNet (class folders, Chinese labels)"
+    description = (
+        "A folder per dish class (000 … 207) and class_names.txt ('<folder> <Chinese name>' per line). Lettered "
+        "options of Chinese dish names; the output is '(X) 菜名'."
+    )
+    files = (
+        FileSpec("images", "folder", "test", "the split's folder with one sub-folder per dish class"),
+        FileSpec("labels", "txt", "class_names.txt", '"<folder> <Chinese name>" per line'),
+    )
+    options = (
+        OptionSpec("num_options", 10, "number of lettered options (gold + distractors)", "int"),
+        OptionSpec("question", "图片中的食物是什么？", "the question before the options"),  # noqa: RUF001 - Chinese mark
+    )
+    source_dataset = "chinesefoodnet"
