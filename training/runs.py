@@ -309,8 +309,29 @@ def launch_command(config: TrainConfig, export_dir: Path, run_dir: Path, resume:
     return command + (["--resume"] if resume else [])
 
 
+def _stop_orphan(run_dir: Path) -> None:
+    """A launcher left running by a killed worker (it has its own session) is stopped before a new one."""
+    pid_file = run_dir / "launcher.pid"
+    import psutil
+
+    try:
+        pgid = int(pid_file.read_text())
+        launcher = psutil.Process(pgid)
+        ours = str(run_dir) in " ".join(launcher.cmdline())  # not some later process with the same pid
+    except (FileNotFoundError, ValueError, psutil.Error):
+        ours = False
+    if ours:
+        os.killpg(pgid, signal.SIGTERM)
+        try:
+            launcher.wait(timeout=30)
+        except psutil.TimeoutExpired:
+            os.killpg(pgid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+
+
 def _run_subprocess(config: TrainConfig, run: TrainingRun, follower: Follower, resume: bool) -> dict[str, Any]:
     run_dir = Path(run.run_dir)
+    _stop_orphan(run_dir)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
     if config.run.device == "cpu":
@@ -324,6 +345,7 @@ def _run_subprocess(config: TrainConfig, run: TrainingRun, follower: Follower, r
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        (run_dir / "launcher.pid").write_text(str(proc.pid))
         try:
             while proc.poll() is None:
                 follower.sync()
@@ -333,6 +355,7 @@ def _run_subprocess(config: TrainConfig, run: TrainingRun, follower: Follower, r
         except BaseException:
             os.killpg(proc.pid, signal.SIGTERM)
             raise
+    (run_dir / "launcher.pid").unlink(missing_ok=True)
     if proc.returncode != 0:
         tail = (run_dir / "launcher.log").read_text(errors="replace").splitlines()[-15:]
         raise TrainingError(f"accelerate launch exited with {proc.returncode}:\n" + "\n".join(tail))
