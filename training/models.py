@@ -113,9 +113,7 @@ class JudgeRecord(models.Model):
 
     class Meta:
         ordering = ["comparison", "task", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["comparison", "task", "record_id"], name="unique_judge_record")
-        ]
+        constraints = [models.UniqueConstraint(fields=["comparison", "task", "record_id"], name="unique_judge_record")]
 
 
 class JudgeCache(models.Model):

@@ -1,0 +1,31 @@
+"""Celery tasks of the training app: thin bodies over the evaluation services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.jobs import Progress, job_task
+from pipeline.models import Job
+
+from .models import AblationSeries, Evaluation, JudgeComparison
+
+
+@job_task(queue="gpu")
+def evaluate(job: Job, progress: Progress) -> dict[str, Any]:
+    from .evaluation.run import run_evaluation
+
+    return run_evaluation(Evaluation.objects.get(pk=job.params["evaluation"]), progress)
+
+
+@job_task(queue="llm")
+def judge(job: Job, progress: Progress) -> dict[str, Any]:
+    from .evaluation.judge import run_judge
+
+    return run_judge(JudgeComparison.objects.get(pk=job.params["comparison"]), progress)
+
+
+@job_task(queue="gpu")
+def ablate(job: Job, progress: Progress) -> dict[str, Any]:
+    from .evaluation.ablate import run_series
+
+    return run_series(AblationSeries.objects.get(pk=job.params["series"]), progress)
