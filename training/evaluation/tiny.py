@@ -77,3 +77,55 @@ def tiny_backend(max_new_tokens: int = 12, **model_options: Any) -> Any:
     tokenizer = tiny_tokenizer()
     size = model_options.get("image_size", 32)
     return HFBackend(tiny_blip2(tokenizer, **model_options), tokenizer, tiny_image_processor(size), max_new_tokens)
+
+
+def train_tiny(spec: Any) -> Any:
+    """A short real training loop of the tiny BLIP-2 on a point's records (AdamW, full fine-tune), the
+    stand-in `tiny` trainer of the ablations until training/train.py (issue #12) provides one. The
+    prompt and labels follow the collator of the stack notes: image placeholders, prompt, target, eos;
+    loss on the target only."""
+    from PIL import Image as PILImage
+
+    from .ablate import Trained
+    from .generate import HFBackend
+    from .prompt import build_prompt
+    from .records import EvalItem
+
+    options = spec.options
+    steps, batch_size = int(options.get("steps", 8)), int(options.get("train_batch_size", 4))
+    tokenizer = tiny_tokenizer()
+    model = tiny_blip2(tokenizer, seed=spec.seed)
+    processor = tiny_image_processor()
+    backend = HFBackend(model, tokenizer, processor, int(options.get("max_new_tokens", 8)))
+    records = list(spec.records())  # a tiny point's records (≤ max_per_task each); real configs stream
+    if not records or not steps:
+        return Trained(backend=backend, examples=len(records))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=float(options.get("lr", 1e-3)))
+    rng = torch.Generator().manual_seed(spec.seed)
+    model.train()
+    for _ in range(steps):
+        picks = torch.randint(len(records), (min(batch_size, len(records)),), generator=rng).tolist()
+        rows, labels, images = [], [], []
+        for i in picks:
+            r = records[i]
+            item = EvalItem(r["task"], str(i), r["instruction"], r["inputs"], r["outputs"], list(r["image_base64_str"]))
+            pictures = item.images() or [PILImage.new("RGB", backend.blank_size)]
+            images += pictures
+            head = [backend.image_token_id] * (backend.num_query_tokens * len(pictures))
+            head += tokenizer(build_prompt(item.instruction, item.inputs)).input_ids
+            target = [*tokenizer(item.reference, add_special_tokens=False).input_ids, tokenizer.eos_token_id]
+            rows.append(head + target)
+            labels.append([-100] * len(head) + target)
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), backend.pad_id)
+        lab = torch.full((len(rows), width), -100)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for j, (row, label) in enumerate(zip(rows, labels, strict=True)):
+            ids[j, : len(row)], lab[j, : len(row)], mask[j, : len(row)] = torch.tensor(row), torch.tensor(label), 1
+        pixels = processor(images=images, return_tensors="pt")["pixel_values"]
+        loss = model(input_ids=ids, attention_mask=mask, pixel_values=pixels, labels=lab).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
+    return Trained(backend=backend, examples=len(records))
