@@ -22,14 +22,14 @@ QUALITY = {"good": 8, "fine": 6, "poor": 3, "same": 5}
 
 
 def judge_reply(body: dict[str, Any]) -> str | None:
-    """Scores from the words in each answer (good 8, fine 6, poor 3, same 5)."""
+    """Scores from the words in each answer (good 8, fine 6, poor 3, anything else 5)."""
     text = body["messages"][-1]["content"]
     if "[Question]" not in text:
         return None
     answers = dict(ANSWER.findall(text))
     if "[malformed-always]" in text:
         return "Both answers are fine, I suppose."
-    scores = [next(v for k, v in QUALITY.items() if k in answers[n]) for n in ("1", "2")]
+    scores = [next((v for k, v in QUALITY.items() if k in answers[n]), 5) for n in ("1", "2")]
     if "[position-bias]" in text:
         scores[0] += 2  # this judge likes whatever it reads first: both orders cancel it out
     return (
