@@ -114,7 +114,7 @@ class CompareView(AdminOnly, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         ids = _ids(request)
         found = {ev.pk: ev for ev in Evaluation.objects.filter(pk__in=ids)}
-        evaluations = [found[i] for i in ids if i in found]
+        evaluations = [found[i] for i in sorted(ids) if i in found]  # oldest first, whatever the order asked
         context = {
             "evaluations": evaluations,
             "ids": ",".join(str(ev.pk) for ev in evaluations),
@@ -129,7 +129,7 @@ class CompareTableView(AdminOnly, View):
     def get(self, request: HttpRequest, table: str, fmt: str) -> HttpResponse:
         ids = _ids(request)
         found = {ev.pk: ev for ev in Evaluation.objects.filter(pk__in=ids)}
-        evaluations = [found[i] for i in ids if i in found]
+        evaluations = [found[i] for i in sorted(ids) if i in found]  # oldest first, whatever the order asked
         return _download(_table(evaluations, table), fmt, f"comparison-{table}")
 
 
