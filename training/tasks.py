@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.jobs import Progress, job_task
+from pipeline.jobs.runner import Progress, job_task
 from pipeline.models import Job
 
 from .models import AblationSeries, Evaluation, JudgeComparison
@@ -12,6 +12,14 @@ from .models import AblationSeries, Evaluation, JudgeComparison
 
 @job_task(queue="gpu")
 def evaluate(job: Job, progress: Progress) -> dict[str, Any]:
+    from .evaluation.run import run_evaluation
+
+    return run_evaluation(Evaluation.objects.get(pk=job.params["evaluation"]), progress)
+
+
+@job_task(queue="llm")
+def evaluate_endpoint(job: Job, progress: Progress) -> dict[str, Any]:
+    """The same evaluation, for an OpenAI-compatible endpoint: it waits on the network, not a GPU."""
     from .evaluation.run import run_evaluation
 
     return run_evaluation(Evaluation.objects.get(pk=job.params["evaluation"]), progress)

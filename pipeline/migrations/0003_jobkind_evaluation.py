@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipeline', '0002_paraphrase_budget'),
+        ('pipeline', '0003_job_task_names'),
     ]
 
     operations = [

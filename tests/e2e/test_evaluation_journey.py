@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.jobs import run_job
+from pipeline.jobs.runner import run_job
 from tests.pipeline.fake_llm import FakeLLM
 from training.evaluation.run import start_evaluation
 from training.models import Backend

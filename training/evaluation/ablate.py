@@ -123,7 +123,11 @@ def default_trainer(config: str) -> Trainer:
             ) from None
         from .tiny import train_tiny
 
-        return train_tiny
+        def tiny(spec: TrainSpec) -> Trained:
+            backend, examples = train_tiny(spec)
+            return Trained(backend=backend, examples=examples)
+
+        return tiny
     return ablation_trainer(config)
 
 
@@ -157,10 +161,10 @@ def start_series(
     options: dict[str, Any] | None = None,
     user: Any = None,
 ) -> AblationSeries:
-    from pipeline.jobs import start_job
+    from pipeline.jobs.runner import start_job
     from pipeline.models import JobKind
 
-    from .run import resolve_export, task_ref
+    from .run import resolve_export
 
     if kind not in AblationKind.values:
         raise AblationError(f"unknown ablation {kind!r}; use tasks or instructions")
@@ -193,7 +197,7 @@ def start_series(
     AblationPoint.objects.bulk_create(AblationPoint(series=series, count=c) for c in series.counts)
     series.job = start_job(
         JobKind.ABLATE,
-        task_ref("training.tasks.ablate", "gpu"),
+        "training.tasks.ablate",
         user=user,
         params={"series": series.pk},
         total=len(series.counts),

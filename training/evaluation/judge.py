@@ -365,10 +365,8 @@ def start_judge(
     user: Any = None,
 ) -> JudgeComparison:
     """Create the comparison with its cost estimate, and its queued Job."""
-    from pipeline.jobs import start_job
+    from pipeline.jobs.runner import start_job
     from pipeline.models import JobKind
-
-    from .run import task_ref
 
     if evaluation_a.pk == evaluation_b.pk:
         raise JudgeError("compare two different evaluations")
@@ -391,7 +389,7 @@ def start_judge(
     comparison.save()
     comparison.job = start_job(
         JobKind.JUDGE,
-        task_ref("training.tasks.judge", "llm"),
+        "training.tasks.judge",
         user=user,
         params={"comparison": comparison.pk},
         total=len(items),

@@ -1,6 +1,5 @@
 """The one door to the LLM client of the paraphrase step (limits, retries, backoff), for the judge
-and the endpoint backend. Kept in one module so the pipeline path is named once (it moves to
-`pipeline.paraphrase.llm` with the restructure)."""
+and the endpoint backend; the one module of training that reads `pipeline.paraphrase.llm`."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
-from pipeline.llm import ChatRequest, ChatResult, LLMConfig, stream_results
+from pipeline.paraphrase.llm import ChatRequest, ChatResult, LLMConfig, stream_results
 
 __all__ = ["ChatRequest", "ChatResult", "LLMConfig", "endpoint_config", "judge_config", "stream_results"]
 

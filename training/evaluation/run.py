@@ -4,13 +4,13 @@ per group, as a resumable job (records already predicted are skipped when a job 
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Avg, Count
 from django.utils import timezone
 
-from pipeline.jobs import start_job
+from pipeline.jobs.runner import start_job
 from pipeline.models import Export, JobKind
 
 from ..models import Backend, Evaluation, Prediction
@@ -26,18 +26,16 @@ class EvaluationError(Exception):
     """What was asked cannot be evaluated; the message says why."""
 
 
-def task_ref(name: str, queue: str) -> Any:
-    """What `start_job` needs of a task (its dotted name and queue), without importing the tasks module."""
-    return SimpleNamespace(name=name, queue=queue)
+def export_folder(export: Export) -> Path:
+    """Where a finished export lives: EXPORT_ROOT/<name> (the exporter's layout)."""
+    return Path(settings.EXPORT_ROOT).resolve() / export.name
 
 
 def export_root(export: Export | None, path: str | None) -> Path:
     if export is not None:
-        from pipeline.export import export_dir  # the finished export's folder
-
         if not export.completed_at:
             raise EvaluationError(f"export {export.name} is not finished")
-        return export_dir(export)
+        return export_folder(export)
     if not path:
         raise EvaluationError("give an export id or an export folder")
     root = Path(path).expanduser().resolve()
@@ -102,10 +100,11 @@ def start_evaluation(
         options=options or {},
         created_by=user if user is not None and getattr(user, "is_authenticated", False) else None,
     )
-    queue = "llm" if backend == Backend.ENDPOINT else "gpu"
+    # an endpoint evaluation waits on the network (llm queue); a model of ours needs the gpu queue
+    task = "training.tasks.evaluate_endpoint" if backend == Backend.ENDPOINT else "training.tasks.evaluate"
     evaluation.job = start_job(
         JobKind.EVALUATE,
-        task_ref("training.tasks.evaluate", queue),
+        task,
         user=user,
         params={"evaluation": evaluation.pk},
         message=f"Evaluate {label} on {split}.",

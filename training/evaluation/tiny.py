@@ -79,14 +79,13 @@ def tiny_backend(max_new_tokens: int = 12, **model_options: Any) -> Any:
     return HFBackend(tiny_blip2(tokenizer, **model_options), tokenizer, tiny_image_processor(size), max_new_tokens)
 
 
-def train_tiny(spec: Any) -> Any:
+def train_tiny(spec: Any) -> tuple[Any, int]:
     """A short real training loop of the tiny BLIP-2 on a point's records (AdamW, full fine-tune), the
     stand-in `tiny` trainer of the ablations until training/train.py (issue #12) provides one. The
     prompt and labels follow the collator of the stack notes: image placeholders, prompt, target, eos;
     loss on the target only."""
     from PIL import Image as PILImage
 
-    from .ablate import Trained
     from .generate import HFBackend
     from .prompt import build_prompt
     from .records import EvalItem
@@ -99,7 +98,7 @@ def train_tiny(spec: Any) -> Any:
     backend = HFBackend(model, tokenizer, processor, int(options.get("max_new_tokens", 8)))
     records = list(spec.records())  # a tiny point's records (≤ max_per_task each); real configs stream
     if not records or not steps:
-        return Trained(backend=backend, examples=len(records))
+        return backend, len(records)
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(options.get("lr", 1e-3)))
     rng = torch.Generator().manual_seed(spec.seed)
     model.train()
@@ -128,4 +127,4 @@ def train_tiny(spec: Any) -> Any:
         optimizer.step()
         optimizer.zero_grad()
     model.eval()
-    return Trained(backend=backend, examples=len(records))
+    return backend, len(records)

@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.db import connection
 
-from pipeline.cli import follow_jobs
-from pipeline.jobs import run_job
+from pipeline.jobs.cli import follow_jobs
+from pipeline.jobs.runner import job_task_named, run_job
 from pipeline.models import Job, JobStatus
 
 
@@ -24,9 +24,11 @@ def admin_user(username: str | None) -> Any:
     return user
 
 
-def run_and_follow(job_id: int, body: Any, stream: Any, queue: bool) -> Job:
+def run_and_follow(job_id: int, stream: Any, queue: bool) -> Job:
     """Run the job body in this process unless `queue` (a worker that got the message first runs it
     instead: the claim decides); draw its progress until it ends; CommandError if it did not succeed."""
+
+    body = job_task_named(Job.objects.get(pk=job_id).task_name).body
 
     def here() -> None:
         try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.jobs import run_job
+from pipeline.jobs.runner import run_job
 from pipeline.models import Job, JobStatus
 from training.evaluation import ablate
 from training.evaluation.ablate import TrainSpec, start_series, tasks_for_count, training_records

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.jobs import run_job
+from pipeline.jobs.runner import run_job
 from pipeline.models import JobStatus
 from tests.pipeline.fake_llm import FakeLLM
 from training.evaluation.judge import parse_scores, start_judge

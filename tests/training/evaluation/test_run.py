@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.jobs import run_job
+from pipeline.jobs.runner import run_job
 from pipeline.models import Job, JobKind, JobStatus
 from tests.pipeline.fake_llm import FakeLLM
 from training.evaluation.run import EvaluationError, start_evaluation

@@ -10,7 +10,6 @@ from training.evaluation.ablate import AblationError, curve, start_series
 from training.evaluation.run import EvaluationError
 from training.management.jobs import admin_user, run_and_follow
 from training.models import AblationSeries
-from training.tasks import ablate
 
 
 def counts(value: str) -> list[int]:
@@ -46,7 +45,7 @@ class Command(BaseCommand):
             series = AblationSeries.objects.filter(pk=options["resume"], kind=options["kind"]).first()
             if series is None or series.job is None:
                 raise CommandError(f"no {options['kind']} ablation series #{options['resume']}")
-            from pipeline.jobs import send_job
+            from pipeline.jobs.runner import send_job
             from pipeline.models import Job, JobStatus
 
             Job.objects.filter(pk=series.job_id, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]).update(
@@ -77,7 +76,7 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
         self.stdout.write(f"Ablation #{series.pk} ({series.kind}: {series.counts}), job #{series.job_id}")
         try:
-            run_and_follow(series.job_id, ablate.body, self.stderr, options["queue"])
+            run_and_follow(series.job_id, self.stderr, options["queue"])
         finally:
             for point in curve(series):
                 score = "—" if point["score"] is None else f"{point['score']:.1f}"

@@ -11,7 +11,6 @@ from training.evaluation.run import EvaluationError, start_evaluation
 from training.evaluation.tables import paper_tables, to_markdown
 from training.management.jobs import admin_user, run_and_follow
 from training.models import Backend, Evaluation
-from training.tasks import evaluate
 
 
 class Command(BaseCommand):
@@ -66,7 +65,7 @@ class Command(BaseCommand):
         except (EvaluationError, NoEndpoint) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Evaluation #{evaluation.pk} {evaluation.name} (job #{evaluation.job_id})")
-        run_and_follow(evaluation.job_id, evaluate.body, self.stderr, options["queue"])
+        run_and_follow(evaluation.job_id, self.stderr, options["queue"])
         evaluation = Evaluation.objects.get(pk=evaluation.pk)
         results = evaluation.results
         for task, entry in results["tasks"].items():

@@ -10,7 +10,6 @@ from training.evaluation.judge import JudgeError, start_judge
 from training.evaluation.llm import NoEndpoint, judge_config
 from training.management.jobs import admin_user, run_and_follow
 from training.models import Evaluation, JudgeComparison
-from training.tasks import judge
 
 
 class Command(BaseCommand):
@@ -51,7 +50,7 @@ class Command(BaseCommand):
             f"({est['cached']} cached), about {est['tokens_in']} + {est['tokens_out']} tokens, "
             f"estimated ${est['cost_usd']:.4f} with {est['model']}"
         )
-        run_and_follow(comparison.job_id, judge.body, self.stderr, options["queue"])
+        run_and_follow(comparison.job_id, self.stderr, options["queue"])
         comparison = JudgeComparison.objects.get(pk=comparison.pk)
         c = comparison.counts
         rate = f" ({c['win_rate']} % won)" if c.get("win_rate") is not None else ""
