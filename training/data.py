@@ -169,7 +169,7 @@ def prompt_ids(tokenizer: Any, instruction: str, inputs: str, max_tokens: int) -
 
 def target_ids(tokenizer: Any, outputs: str, max_tokens: int) -> list[int]:
     ids = tokenizer(outputs, add_special_tokens=False, split_special_tokens=True).input_ids
-    return ids[: max(0, max_tokens - 1)] + [tokenizer.eos_token_id]
+    return [*ids[: max(0, max_tokens - 1)], tokenizer.eos_token_id]
 
 
 @dataclass

@@ -214,10 +214,7 @@ def train(
         sources, encoder, config.data, config.optim.batch_size, accelerator.process_index, accelerator.num_processes
     )
     accum = config.optim.grad_accum
-    if config.optim.max_steps:
-        total_steps = config.optim.max_steps
-    else:
-        total_steps = max(1, int(config.optim.epochs * stream.batches_per_rank) // accum)
+    total_steps = config.optim.max_steps or max(1, int(config.optim.epochs * stream.batches_per_rank) // accum)
 
     optimizer = torch.optim.AdamW(
         param_groups(model, config.optim.weight_decay),
