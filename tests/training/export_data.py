@@ -11,17 +11,18 @@ import io
 import shutil
 from pathlib import Path
 
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from annotator.models import Modality, QCStatus, TaskSplit
-from pipeline.export import export_dir, start_export
-from pipeline.images import store_image
-from pipeline.jobs import run_job
+from pipeline.export.tasks import export_dataset
+from pipeline.export.writer import export_dir, start_export
+from pipeline.jobs.runner import run_job
+from pipeline.media.images import store_image
 from pipeline.models import Export, Sample, SampleImage
-from pipeline.selection import draw_instruction
-from pipeline.tasks import export_dataset
+from pipeline.samples.selection import draw_instruction
 
-from ..factories import AdminFactory, InstructionFactory, TaskFactory
+from tests.factories import AdminFactory, InstructionFactory, TaskFactory
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220), "yellow": (230, 220, 30)}
 POOL_SIZE = 8
@@ -60,7 +61,7 @@ def build_training_dataset(per_task: int = 16, video_records: int = 4) -> dict[s
         frames = [jpeg(COLOURS[name], mark=index * 8 + f) for f in range(8)]
         _sample(clips, index, frames, "What happens in the video?", f"Everything turns {name}.")
     TaskSplit.objects.filter(task__in=[caps, colours, clips], split="train").update(
-        qc_status=QCStatus.APPROVED, approved_by=admin
+        qc_status=QCStatus.APPROVED, approved_by=admin, approved_at=timezone.now()
     )
     export = start_export(admin, ["caps", "colours", "clips"], ["train"])
     assert run_job(export.job_id, export_dataset.body) == "succeeded"
