@@ -21,7 +21,6 @@ from pipeline.jobs.runner import run_job
 from pipeline.media.images import store_image
 from pipeline.models import Export, Sample, SampleImage
 from pipeline.samples.selection import draw_instruction
-
 from tests.factories import AdminFactory, InstructionFactory, TaskFactory
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220), "yellow": (230, 220, 30)}
