@@ -129,6 +129,8 @@ WHITENOISE_USE_FINDERS = DEBUG or TESTING
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 EXPORT_ROOT = Path(env.str("EXPORT_ROOT", default=str(VAR_DIR / "exports")))
+# Training runs (checkpoints, metrics, TensorBoard logs) live in folders below TRAINING_ROOT.
+TRAINING_ROOT = Path(env.str("TRAINING_ROOT", default=str(VAR_DIR / "training")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -27,6 +27,7 @@ def _media_in_tmp(settings: object, tmp_path_factory: pytest.TempPathFactory) ->
     settings.MEDIA_ROOT = str(tmp_path_factory.getbasetemp() / "media")
     settings.EXPORT_ROOT = tmp_path_factory.getbasetemp() / "exports"
     settings.IMPORT_ROOT = tmp_path_factory.getbasetemp() / "imports"
+    settings.TRAINING_ROOT = tmp_path_factory.getbasetemp() / "training"
 
 
 @pytest.fixture
@@ -84,6 +85,7 @@ class WorkerProcess:
             "CELERY_BROKER_DIR": str(Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", ".")).parent),
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "EXPORT_ROOT": str(settings.EXPORT_ROOT),
+            "TRAINING_ROOT": str(settings.TRAINING_ROOT),
             "M3IT_VAR_DIR": str(settings.VAR_DIR),
             "SECRET_KEY": settings.SECRET_KEY,
             "JOB_STALE_AFTER_SECONDS": str(settings.JOB_STALE_AFTER_SECONDS),

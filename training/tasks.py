@@ -1,4 +1,4 @@
-"""Celery tasks of the training app: thin bodies over the evaluation services."""
+"""Celery tasks of the training app (thin: the work is in training.runs, training.train and training.evaluation)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from typing import Any
 from pipeline.jobs.runner import Progress, job_task
 from pipeline.models import Job
 
+from . import runs
 from .models import AblationSeries, Evaluation, JudgeComparison
+
+
+@job_task(queue="gpu")
+def train_model(job: Job, progress: Progress) -> dict[str, Any]:
+    """Train (or carry on training) one run; a redelivered job resumes from the newest checkpoint."""
+    return runs.execute(job, progress)
 
 
 @job_task(queue="gpu")
