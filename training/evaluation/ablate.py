@@ -5,27 +5,28 @@ Each point is one training run on a selection of the export's train split and on
 the series' evaluation tasks. The task-count series takes the first N tasks of one seeded shuffle
 of the held-in tasks (so the selections are nested: the 4 tasks are among the 8); every task keeps
 at most `max_per_task` examples (5k in the paper). The instruction-count series trains on every
-held-in task with each record's instruction drawn again from the first N instructions of a seeded
-shuffle of the task's pool. Points are stored as they finish; a series that crashed resumes from
-the first point not done, and the figure is drawn from the stored points only.
+held-in task with the training data's instruction cap (each record's instruction redrawn from the
+first N of its task's exported pool). Each run is a TrainingRun of the training app. Points are
+stored as they finish; a series that crashed resumes from the first point not done, and the figure
+is drawn from the stored points only.
 """
 
 from __future__ import annotations
 
-import json
 import random
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from ..models import AblationKind, AblationPoint, AblationSeries, Backend, Evaluation, PointStatus
 from .generate import Backend as BackendFn
-from .records import split_files
+from .records import count_items, split_files
 
 
 class AblationError(Exception):
@@ -37,15 +38,23 @@ class TrainSpec:
     """What one point trains on; a trainer turns it into a model that can answer."""
 
     export_root: Path
+    export: Any  # the Export row, or None for a folder
     tasks: list[str]
     max_per_task: int
     instruction_cap: int | None
     seed: int
     config: str
     options: dict[str, Any] = field(default_factory=dict)
+    user: Any = None
+    work_dir: Path | None = None  # where a 0-task point builds its base model (per series)
 
-    def records(self) -> Iterator[dict[str, Any]]:
-        return training_records(self)
+    def overrides(self) -> dict[str, Any]:
+        """The training config's overrides for this point (training.config names)."""
+        data = {"tasks": self.tasks, "max_per_task": self.max_per_task, "instructions_per_task": self.instruction_cap}
+        overrides: dict[str, Any] = {"data": data, "run": {"seed": self.seed}}
+        if self.options.get("steps"):
+            overrides["optim"] = {"max_steps": int(self.options["steps"])}
+        return overrides
 
 
 @dataclass
@@ -71,64 +80,39 @@ def tasks_for_count(tasks: list[str], count: int, seed: int) -> list[str]:
     return sorted(order[:count])
 
 
-def instruction_pool(task_file: Path) -> list[str]:
-    """The task's instructions.json beside its split files, else the distinct instructions in file order."""
-    pool_file = task_file.parent / "instructions.json"
-    if pool_file.is_file():
-        pool = json.loads(pool_file.read_text())
-        if isinstance(pool, list) and pool:
-            return [str(p) for p in pool]
-    seen: dict[str, None] = {}
-    with task_file.open("rb") as handle:
-        for line in handle:
-            if line.strip():
-                seen.setdefault(orjson.loads(line).get("instruction", ""), None)
-    return list(seen)
+def train_point(spec: TrainSpec) -> Trained:
+    """One training run of the training app (issue #12) on the point's tasks, run here (the claim
+    decides if a worker got its message first: then this waits for it), and its last checkpoint;
+    no task at all is the config's base model, untrained."""
+    from pipeline.jobs.runner import job_task_named, run_job
+    from pipeline.models import Job
+    from training import runs
+    from training.config import load_config
+    from training.models import RunStatus, TrainingRun
 
+    from .checkpoints import base_backend, run_backend
 
-def training_records(spec: TrainSpec) -> Iterator[dict[str, Any]]:
-    """The records of one point, streamed: ≤ max_per_task per task, instructions capped if asked."""
-    files = {info.slug: path for info, path in split_files(spec.export_root, "train")}
-    for task in spec.tasks:
-        path = files[task]
-        capped = None
-        if spec.instruction_cap is not None:
-            pool = instruction_pool(path)
-            random.Random(f"{spec.seed}:{task}").shuffle(pool)
-            capped = pool[: spec.instruction_cap]
-        rng = random.Random(f"{spec.seed}:{task}:draw")
-        with path.open("rb") as handle:
-            kept = 0
-            for line in handle:
-                if kept >= spec.max_per_task:
-                    break
-                if not line.strip():
-                    continue
-                record = orjson.loads(line)
-                if capped:
-                    record["instruction"] = rng.choice(capped)
-                kept += 1
-                yield record | {"task": task}
+    max_new_tokens = int(spec.options.get("max_new_tokens", 32))
+    examples = count_items(spec.export_root, "train", spec.tasks, spec.max_per_task) if spec.tasks else 0
+    if not spec.tasks:
+        config = load_config(spec.config, {k: v for k, v in spec.overrides().items() if k != "data"})
+        work = spec.work_dir or Path(settings.TRAINING_ROOT).resolve() / "ablation-base"
+        return Trained(base_backend(config, spec.export_root, work, max_new_tokens), None, 0)
+    try:
+        run = runs.start_run(spec.user, spec.export or str(spec.export_root), spec.config, spec.overrides())
+    except runs.TrainingError as exc:
+        raise AblationError(str(exc)) from exc
+    run_job(run.job_id, job_task_named(Job.objects.get(pk=run.job_id).task_name).body)
+    while not Job.objects.get(pk=run.job_id).is_terminal:  # held by a worker: wait for it to end
+        time.sleep(2)
+    run = TrainingRun.objects.get(pk=run.pk)
+    if run.status != RunStatus.COMPLETED:
+        raise AblationError(f"training run #{run.pk} {run.status}: {run.error or run.job.message}")
+    return Trained(run_backend(run, None, max_new_tokens), run.pk, examples)
 
 
 def default_trainer(config: str) -> Trainer:
-    """The training app's trainer (issue #12) when it is here; the tiny stand-in loop for `tiny` until then."""
-    try:
-        from training.train import ablation_trainer  # type: ignore[attr-defined]
-    except ImportError:
-        if config != "tiny":
-            raise AblationError(
-                f"config {config!r} needs training/train.py (issue #12) with ablation_trainer(config) -> "
-                "callable(TrainSpec) -> Trained; only the built-in tiny loop is available"
-            ) from None
-        from .tiny import train_tiny
-
-        def tiny(spec: TrainSpec) -> Trained:
-            backend, examples = train_tiny(spec)
-            return Trained(backend=backend, examples=examples)
-
-        return tiny
-    return ablation_trainer(config)
+    return train_point
 
 
 class _Quiet:
@@ -224,7 +208,18 @@ def run_series(series: AblationSeries, progress: Any, trainer: Trainer | None = 
             tasks, cap = tasks_for_count(held_in, point.count, series.seed), None
         else:
             tasks, cap = held_in, point.count
-        spec = TrainSpec(root, tasks, series.max_per_task, cap, series.seed, series.config, dict(series.options))
+        spec = TrainSpec(
+            export_root=root,
+            export=series.export,
+            tasks=tasks,
+            max_per_task=series.max_per_task,
+            instruction_cap=cap,
+            seed=series.seed,
+            config=series.config,
+            options=dict(series.options),
+            user=series.created_by,
+            work_dir=Path(settings.TRAINING_ROOT).resolve() / f"ablation-{series.pk}",
+        )
         progress.update(message=f"point {point.count}: training on {len(tasks)} task(s)")
         trained = trainer(spec)
         evaluation = Evaluation.objects.create(

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import torch
 
-from .prompt import first_line
+from .prompt import CHINESE_PRIMING, first_line
 from .records import EvalItem
 
 
@@ -106,3 +106,75 @@ class HFBackend:
         )
         new = out[:, batch["input_ids"].shape[1] :]  # decoder-only generate returns the prompt too
         return self.tokenizer.batch_decode(new, skip_special_tokens=True)
+
+
+class M3ITBackend:
+    """Greedy decoding with the training model (training.model.M3ITModel): the prompt tokens exactly as
+    training.data builds them (placeholders for every frame first, then `<human>: …<bot>: `), left
+    padding, visual query outputs scattered into the placeholders, then the language model generates
+    from those embeddings (LoRA weights included: peft patches the language model in place)."""
+
+    def __init__(
+        self, model: Any, tokenizer: Any, image_processor: Any, max_new_tokens: int = 32, max_prompt_tokens: int = 256
+    ) -> None:
+        from training.data import ImageTransform
+
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.transform = ImageTransform(image_processor)
+        self.max_new_tokens = max_new_tokens
+        self.max_prompt_tokens = max_prompt_tokens
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.device = next(model.parameters()).device
+        self.priming = tokenizer(CHINESE_PRIMING, add_special_tokens=False, split_special_tokens=True).input_ids
+
+    def prompt_ids(self, item: EvalItem) -> list[int]:
+        from training.data import prompt_ids
+
+        ids = prompt_ids(self.tokenizer, item.instruction, item.inputs, self.max_prompt_tokens)
+        if not item.chinese_priming:
+            return ids
+        bos = self.tokenizer.bos_token_id
+        return [bos, *self.priming, *ids[1:]] if ids and ids[0] == bos else [*self.priming, *ids]
+
+    def encode(self, items: list[EvalItem]) -> dict[str, torch.Tensor]:
+        import pybase64
+
+        width, height = self.transform.size
+        rows, frames, counts = [], [], []
+        for item in items:
+            pictures = [self.transform(pybase64.b64decode(data)) for data in item.images_b64]
+            if not pictures:  # a text-only record still gets one (blank) frame, as the model expects
+                pictures = [torch.zeros((3, height, width), dtype=torch.uint8)]
+            frames += pictures
+            counts.append(len(pictures))
+            rows.append(
+                [self.model.image_token_id] * (len(pictures) * self.model.num_query_tokens) + self.prompt_ids(item)
+            )
+        longest = max(len(r) for r in rows)
+        input_ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(rows), longest), dtype=torch.long)
+        for i, row in enumerate(rows):
+            input_ids[i, longest - len(row) :] = torch.tensor(row)
+            attention[i, longest - len(row) :] = 1
+        return {
+            "pixel_values": torch.stack(frames).to(self.device),
+            "frame_counts": torch.tensor(counts),
+            "input_ids": input_ids.to(self.device),
+            "attention_mask": attention.to(self.device),
+        }
+
+    @torch.inference_mode()
+    def __call__(self, items: list[EvalItem]) -> list[str]:
+        batch = self.encode(items)
+        embeds = self.model.embed(batch["pixel_values"], batch["frame_counts"], batch["input_ids"])
+        out = self.model.blip.language_model.generate(
+            inputs_embeds=embeds,
+            attention_mask=batch["attention_mask"],
+            max_new_tokens=self.max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+        )
+        return self.tokenizer.batch_decode(out, skip_special_tokens=True)  # only new tokens: no input_ids given

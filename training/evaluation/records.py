@@ -47,6 +47,7 @@ class EvalItem:
     reference: str
     images_b64: list[str] = field(default_factory=list)
     prompt: str = ""
+    chinese_priming: bool = False
 
     def images(self) -> list[Image.Image]:
         return [Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB") for data in self.images_b64]
@@ -131,9 +132,8 @@ def read_items(
                     reference=record.get("outputs", ""),
                     images_b64=frames(list(record.get("image_base64_str") or []), info.modality),
                 )
-                item.prompt = build_prompt(
-                    item.instruction, item.inputs, chinese=chinese_priming and info.group == "chinese"
-                )
+                item.chinese_priming = chinese_priming and info.group == "chinese"
+                item.prompt = build_prompt(item.instruction, item.inputs, chinese=item.chinese_priming)
                 yield info, item
 
 

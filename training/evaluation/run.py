@@ -13,7 +13,7 @@ from django.utils import timezone
 from pipeline.jobs.runner import start_job
 from pipeline.models import Export, JobKind
 
-from ..models import Backend, Evaluation, Prediction
+from ..models import Backend, Evaluation, Prediction, TrainingRun
 from . import rouge
 from .generate import Backend as BackendFn
 from .generate import answers
@@ -80,8 +80,19 @@ def start_evaluation(
         raise EvaluationError(f"no {split} split in {root} for: {', '.join(missing)}")
     if not present:
         raise EvaluationError(f"{root} has no {split} split")
-    if backend == Backend.RUN and run_id is None:
-        raise EvaluationError("a run evaluation needs --run")
+    run = None
+    if backend == Backend.RUN:
+        if run_id is None:
+            raise EvaluationError("a run evaluation needs --run")
+        from .checkpoints import CheckpointError, checkpoint_dir
+
+        run = TrainingRun.objects.filter(pk=run_id).first()
+        if run is None:
+            raise EvaluationError(f"no training run #{run_id}")
+        try:
+            checkpoint_dir(run, checkpoint)
+        except CheckpointError as exc:
+            raise EvaluationError(str(exc)) from exc
     if backend in (Backend.ENDPOINT, Backend.HF) and not model_name:
         raise EvaluationError("an endpoint or model-path evaluation needs a model name")
     label = name or (
@@ -90,7 +101,7 @@ def start_evaluation(
     evaluation = Evaluation.objects.create(
         name=label,
         backend=backend,
-        training_run_id=run_id,
+        training_run=run,
         checkpoint=checkpoint,
         model_name=model_name,
         export=export,
@@ -123,19 +134,12 @@ def backend_for(evaluation: Evaluation) -> BackendFn:
         return EndpointBackend(endpoint_config(evaluation.model_name))
     if evaluation.backend == Backend.HF:
         return hf_backend(evaluation.model_name, options.get("max_new_tokens", 32))
-    try:
-        from training import model as training_model  # the training branch (issue #12)
-    except ImportError as exc:
-        raise EvaluationError(
-            "evaluating a training run needs training/model.py (issue #12) with "
-            "load_for_generation(run_id, checkpoint) -> (model, tokenizer, image_processor); it is not here yet"
-        ) from exc
-    from .generate import HFBackend
+    from .checkpoints import CheckpointError, run_backend
 
-    model, tokenizer, image_processor = training_model.load_for_generation(
-        evaluation.training_run_id, evaluation.checkpoint
-    )
-    return HFBackend(model, tokenizer, image_processor, options.get("max_new_tokens", 32))
+    try:
+        return run_backend(evaluation.training_run, evaluation.checkpoint, options.get("max_new_tokens", 32))
+    except CheckpointError as exc:
+        raise EvaluationError(str(exc)) from exc
 
 
 def hf_backend(path: str, max_new_tokens: int = 32) -> BackendFn:

@@ -61,8 +61,9 @@ def test_evaluate_refuses_bad_input_clearly(export: Path) -> None:
     assert not Evaluation.objects.exists()
 
 
-def test_ablate_two_points_on_the_tiny_config(export: Path, settings) -> None:
+def test_ablate_and_evaluate_a_run_on_the_tiny_config(eval_export: Path, settings, tmp_path: Path) -> None:
     settings.JOB_PROGRESS_MIN_INTERVAL = 0
+    settings.TRAINING_ROOT = tmp_path / "training"
     out = io.StringIO()
     call_command(
         "ablate",
@@ -70,9 +71,9 @@ def test_ablate_two_points_on_the_tiny_config(export: Path, settings) -> None:
         "--counts",
         "0,2",
         "--export",
-        str(export),
+        str(eval_export),
         "--eval-tasks",
-        "okvqa",
+        "clips",
         "--steps",
         "2",
         stdout=out,
@@ -84,3 +85,18 @@ def test_ablate_two_points_on_the_tiny_config(export: Path, settings) -> None:
         (2, PointStatus.DONE, 2),
     ]
     assert "ROUGE-L" in out.getvalue() and "/evaluations/ablations/" in out.getvalue()
+
+    run_id = points[1].training_run_id  # the point's run, evaluated again by id as a user would
+    out = io.StringIO()
+    call_command(
+        "evaluate",
+        "--run",
+        str(run_id),
+        "--export",
+        str(eval_export),
+        "--tasks",
+        "colours",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    assert "colours" in out.getvalue() and Evaluation.objects.filter(training_run_id=run_id).count() == 2

@@ -15,11 +15,11 @@ from .helpers import png_b64, record, write_export
 
 def test_prompt_is_the_human_bot_template() -> None:
     assert build_prompt("Answer the question.", "What colour is the car?") == (
-        "\n<human>:\nAnswer the question.\nWhat colour is the car?\n<bot>:\n"
+        "<human>: Answer the question.\nWhat colour is the car?\n<bot>: "
     )
     zh = build_prompt("描述这张图片。", "", chinese=True)
-    assert zh.startswith(CHINESE_PRIMING) and zh.endswith("<human>:\n描述这张图片。\n\n<bot>:\n")
-    assert "好的。" in CHINESE_PRIMING
+    assert zh.startswith(CHINESE_PRIMING) and zh.endswith("<human>: 描述这张图片。\n\n<bot>: ")
+    assert CHINESE_PRIMING.endswith("<bot>: 好的。\n")
 
 
 def test_answer_is_cut_at_the_first_newline() -> None:

@@ -77,7 +77,7 @@ def evaluation(name: str, answers: dict[str, str]) -> Evaluation:
             task="okvqa",
             split="val",
             record_id=rid,
-            prompt=f"\n<human>:\nAnswer.\n{rid}?\n<bot>:\n",
+            prompt=f"<human>: Answer.\n{rid}?\n<bot>: ",
             prediction=text,
             reference="a cat",
             rouge_l=0.0,

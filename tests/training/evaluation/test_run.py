@@ -60,7 +60,7 @@ def test_a_saved_model_folder_is_evaluated_per_task_and_group(export: Path, tiny
     predictions = Prediction.objects.filter(evaluation=evaluation)
     assert predictions.count() == 5
     assert all("\n" not in p.prediction for p in predictions)
-    assert predictions.get(task="coco-cn").prompt.startswith("\n<human>:\n请根据")
+    assert predictions.get(task="coco-cn").prompt.startswith("<human>: 请根据")
     results = evaluation.results
     assert set(results["tasks"]) == {"okvqa", "coco-cn", "msvd-qa"}
     assert results["tasks"]["okvqa"]["records"] == 3 and results["tasks"]["okvqa"]["group"] == "kvqa"
@@ -123,3 +123,40 @@ def test_endpoint_backend_sends_images_as_data_urls(export: Path, llm: FakeLLM) 
     # i see 1 picture s a cat (7) vs a cat (2): LCS 2 -> P = 2/7, R = 1 -> F = (4/7) / (9/7) = 4/9
     assert evaluation.results["tasks"]["okvqa"]["rouge_l"] == pytest.approx(4 / 9)
     assert evaluation.results["endpoint_failed"] == 0 and evaluation.results["endpoint_tokens_in"] > 0
+
+
+def test_a_training_run_is_evaluated_at_its_checkpoint(eval_export: Path, settings, tmp_path: Path) -> None:
+    from training import runs
+    from training.evaluation.checkpoints import run_backend
+    from training.evaluation.records import read_items
+    from training.tasks import train_model
+
+    settings.TRAINING_ROOT = tmp_path / "training"
+    settings.JOB_PROGRESS_MIN_INTERVAL = 0
+    run = runs.start_run(None, str(eval_export), "tiny", {"optim": {"max_steps": 4}, "run": {"checkpoint_every": 2}})
+    assert run_job(run.job_id, train_model.body) == JobStatus.SUCCEEDED
+
+    with pytest.raises(EvaluationError, match=r"no checkpoint at step 3 \(it has: 2, 4\)"):
+        start_evaluation(export_value=str(eval_export), run_id=run.pk, checkpoint=3)
+    with pytest.raises(EvaluationError, match="no training run #999"):
+        start_evaluation(export_value=str(eval_export), run_id=999)
+
+    evaluation = start_evaluation(
+        export_value=str(eval_export), run_id=run.pk, checkpoint=2, options={"batch_size": 4, "max_new_tokens": 5}
+    )
+    assert evaluation.name == f"run {run.pk} @ 2"
+    assert run_job(evaluation.job_id, evaluate.body) == JobStatus.SUCCEEDED
+    evaluation.refresh_from_db()
+    assert set(evaluation.results["tasks"]) == {"caps", "colours", "clips"}
+    assert evaluation.results["groups"].keys() == {"captioning", "vqa", "video"}
+    assert Prediction.objects.filter(evaluation=evaluation).count() == 9
+
+    # the run's model: training's prompt tokens, 8 frames of a video as 8 placeholder blocks, and
+    # batching changes no answer (left padding)
+    backend = run_backend(run, 4, max_new_tokens=5)
+    items = [item for _, item in read_items(eval_export, "val", ["colours", "clips"])]
+    batch = backend.encode(items)
+    frames = [8 if item.task == "clips" else 1 for item in items]
+    assert sorted(frames) == [1, 1, 1, 8, 8, 8] and batch["frame_counts"].tolist() == frames
+    assert (batch["input_ids"] == backend.model.image_token_id).sum(dim=1).tolist() == [4 * f for f in frames]
+    assert backend(items) == [backend([item])[0] for item in items]
