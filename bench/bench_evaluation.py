@@ -101,7 +101,7 @@ def bench_rouge(n: int) -> None:
     )
 
 
-def bench_generation(records: int) -> None:
+def bench_generation(records: int, threads: int) -> None:
     import torch
     from PIL import Image
 
@@ -109,7 +109,7 @@ def bench_generation(records: int) -> None:
     from training.evaluation.records import EvalItem
     from training.evaluation.tiny import tiny_backend
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), (120, 30, 30)).save(buffer, "PNG")
     image = base64.b64encode(buffer.getvalue()).decode()
@@ -121,7 +121,7 @@ def bench_generation(records: int) -> None:
         for i in range(records)
     ]
     backend(items[:4])  # warm-up
-    print(f"Generation on the tiny BLIP-2 ({records} records, 16 new tokens, greedy)")
+    print(f"Generation on the tiny BLIP-2 ({records} records, 16 new tokens, greedy, {threads} torch thread(s))")
     start = time.perf_counter()
     for i in range(0, records, 16):
         backend(items[i : i + 16])
@@ -139,9 +139,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=100_000)
     parser.add_argument("--records", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: steadier on a shared machine)")
     args = parser.parse_args()
     bench_rouge(args.pairs)
-    bench_generation(args.records)
+    bench_generation(args.records, args.threads)
 
 
 if __name__ == "__main__":
