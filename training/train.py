@@ -183,6 +183,7 @@ def train(
     export_dir, run_dir = Path(export_dir), Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     on_cpu = config.run.device == "cpu" or not torch.cuda.is_available()
+    threads_before = torch.get_num_threads()
     if config.run.threads and on_cpu:
         torch.set_num_threads(config.run.threads)
     accelerator = Accelerator(
@@ -374,6 +375,7 @@ def train(
         log.info("%s at step %d", summary["status"], step)
     accelerator.wait_for_everyone()
     accelerator.end_training()
+    torch.set_num_threads(threads_before)
     return summary
 
 
