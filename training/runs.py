@@ -149,8 +149,10 @@ def cancel_run(run: TrainingRun) -> None:
     """Stop at the next progress write (the loop checkpoints first); a queued run ends at once."""
     request_cancel(run.job)
     run.job.refresh_from_db()
-    if run.job.status == JobStatus.CANCELLED and run.status == RunStatus.QUEUED:
-        TrainingRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED, finished_at=timezone.now())
+    if run.job.status == JobStatus.CANCELLED:  # queued, or its worker is gone: ended at once
+        TrainingRun.objects.filter(pk=run.pk, status__in=TrainingRun.ACTIVE).update(
+            status=RunStatus.CANCELLED, finished_at=timezone.now()
+        )
 
 
 def resume_run(run: TrainingRun, user: Any) -> TrainingRun:

@@ -180,3 +180,15 @@ def test_manage_py_train_runs_with_a_progress_bar(exported, capsys):
     assert "6/6" in err  # the tqdm bar on stderr
     with pytest.raises(CommandError, match="task\\(s\\) not in the export: nope"):
         call_command("train", "--export", exported["export"].name, "--config", "tiny", "--set", "data.tasks=[nope]")
+
+
+def test_cancelling_a_queued_run_ends_it_at_once_and_it_can_resume(exported):
+    run = runs.start_run(exported["admin"], exported["export"], "tiny")
+    runs.cancel_run(run)
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED and run.job.status == JobStatus.CANCELLED
+    runs.resume_run(run, exported["admin"])
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED and run.job.kind == JobKind.TRAIN and len(run.jobs) == 2
+    with pytest.raises(runs.TrainingError, match="is still queued"):
+        runs.resume_run(run, exported["admin"])
