@@ -54,6 +54,8 @@
     set("final_loss", run.final_loss === null ? "" : "· final loss " + run.final_loss.toFixed(4));
     set("error", run.error || "");
     set("log_tail", run.log_tail || "");
+    const log = root.parentNode.querySelector("[data-field=log_tail]");
+    if (log) log.scrollTop = log.scrollHeight;
     const bar = root.querySelector(".bar");
     if (bar) bar.style.width = (run.percent || 0) + "%";
     root.querySelector(".progress").className = "progress " + run.status;
