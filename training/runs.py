@@ -196,12 +196,6 @@ class Follower:
         last = run.metrics.order_by("-step").values_list("step", flat=True).first()
         self.last_step = last or 0
 
-    def skip_existing(self) -> None:
-        """Start reading metrics.jsonl after the lines already in the database (a resumed run)."""
-        path = self.folder / "metrics.jsonl"
-        if path.exists():
-            self.offset = path.stat().st_size
-
     def sync(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < self.min_interval:
@@ -217,7 +211,8 @@ class Follower:
             self.last_step = min(self.last_step, info["start_step"])
             fields |= {"info", "total_steps"}
             self._info_loaded = True
-        points = self._new_metrics()
+            self.offset = 0  # the loop has trimmed metrics.jsonl to its starting step: read it from the top
+        points = self._new_metrics() if self._info_loaded else []
         if points:
             TrainingMetric.objects.bulk_create(
                 [TrainingMetric(run=run, **p) for p in points if p["step"] > self.last_step], ignore_conflicts=True
@@ -228,7 +223,7 @@ class Follower:
             run.gpu_mem_gb = last.get("gpu_mem_gb")
             fields |= {"step", "last_loss", "samples_per_s", "gpu_mem_gb"}
         checkpoints = self._read_lines("checkpoints.jsonl")
-        if len(checkpoints) != self.checkpoints_seen:
+        if checkpoints or self.checkpoints_seen:
             self.checkpoints_seen = len(checkpoints)
             kept = {}  # the loop deletes old ones (keep_checkpoints); a step saved twice counts once
             for entry in checkpoints:
@@ -358,8 +353,6 @@ def execute(job: Job, progress: Progress | Any) -> dict[str, Any]:
     resume = latest_checkpoint(run_dir) is not None  # a resumed or redelivered job carries on
     TrainingRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, error="", updated_at=timezone.now())
     follower = Follower(run, progress)
-    if resume:
-        follower.skip_existing()
     try:
         if config.run.num_processes > 1:
             summary = _run_subprocess(config, run, follower, resume)
