@@ -244,6 +244,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--workdir", default="/tmp/m3it-bench-training")
+    parser.add_argument("--size", default="640x480", help="source JPEG size, WxH")
     parser.add_argument("--child")
     parser.add_argument("--folder")
     args = parser.parse_args()
@@ -251,13 +252,14 @@ def main() -> None:
     if args.child:
         return child(args)
 
+    size = tuple(int(v) for v in args.size.split("x"))
     print(
-        f"CPU cores: {os.cpu_count()}, DataLoader workers: {args.workers}, images 640x480 JPEG -> 224 px, "
+        f"CPU cores: {os.cpu_count()}, DataLoader workers: {args.workers}, images {args.size} JPEG -> 224 px, "
         f"load average before: {os.getloadavg()[0]:.1f}"
     )
     results = {}
     for records in (args.records, 2 * args.records):
-        folder = write_export(args.workdir / f"export-{records}", records)
+        folder = write_export(args.workdir / f"export-{args.size}-{records}", records, size)
         size_mb = (folder / "data/captioning/bench/train.jsonl").stat().st_size / 2**20
         print(f"\n{records} records, train.jsonl {size_mb:.0f} MB")
         print(f"{'pipeline':<28}{'samples/s':>12}{'seconds':>10}{'peak PSS MB':>14}")
@@ -278,7 +280,7 @@ def main() -> None:
     for what in ("stream", "naive"):
         a, b = results[(what, small)]["peak_rss_mb"], results[(what, large)]["peak_rss_mb"]
         print(f"peak PSS {what}: {a:.0f} MB at {small} -> {b:.0f} MB at {large} records ({b / a:.2f}x)")
-    tiny = run_child("tiny", args.workdir / f"export-{small}", args)
+    tiny = run_child("tiny", args.workdir / f"export-{args.size}-{small}", args)
     print(
         f"\ntiny model (32 px, batch 4, 1 thread): {tiny['steps_per_s']:.1f} optimizer steps/s "
         f"over {tiny['steps']} steps, final loss {tiny['final_loss']:.3f}"
