@@ -20,6 +20,7 @@ NAV_ITEMS = (
     ("QC dashboard", "qc-dashboard", "admin"),
     ("Sent back by QC", "qc-returned", "annotator"),
     ("Exports", "export-list", "admin"),
+    ("Training", "training-run-list", "admin"),
     ("Evaluations", "evaluation-list", "admin"),
     ("Jobs", "job-list", "admin"),
     ("API", "api-docs", "all"),

@@ -188,6 +188,35 @@ def _sample(w: World) -> Any:
     return w.extra["sample"]
 
 
+def _training_run(w: World) -> Any:
+    """An ended (failed) training run of the finished export; nothing is trained."""
+    from training.models import RunStatus, TrainingRun
+
+    if "training_run" not in w.extra:
+        export = _finished_export(w)
+        job = Job.objects.create(
+            kind=JobKind.TRAIN,
+            status="failed",
+            task_name="training.tasks.train_model",
+            queue="gpu",
+            created_by=w.users["admin"],
+        )
+        w.extra["training_run"] = TrainingRun.objects.create(
+            job=job,
+            jobs=[job.pk],
+            export=export,
+            export_name=export.name,
+            export_digest=export.digest,
+            export_path="/nonexistent",
+            config_name="tiny",
+            config={},
+            status=RunStatus.FAILED,
+            run_dir="/nonexistent/run",
+            created_by=w.users["admin"],
+        )
+    return w.extra["training_run"]
+
+
 MATRIX: list[Row] = [
     # --- accounts ---------------------------------------------------------------------------
     Row("login", "get", expect(200, **EVERYONE_SIGNED_IN)),
@@ -497,6 +526,28 @@ MATRIX: list[Row] = [
     Row("api-schema", "get", expect(200, **EVERYONE_SIGNED_IN)),
     Row("api-docs", "get", expect(200, **EVERYONE_SIGNED_IN)),
     Row("api-redoc", "get", expect(200, **EVERYONE_SIGNED_IN)),
+    # --- training (admins only; 404 for everyone else) ----------------------------------------
+    Row("training-run-list", "get", ADMIN_ONLY_WEB),
+    Row(
+        "training-run-list",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        data=lambda w: {"export": _finished_export(w).pk, "config": "tiny"},
+    ),
+    Row("training-run-detail", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"pk": _training_run(w).pk}),
+    Row("training-run-metrics", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"pk": _training_run(w).pk}),
+    Row(
+        "training-run-cancel",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        kwargs=lambda w: {"pk": _training_run(w).pk},
+    ),
+    Row(
+        "training-run-resume",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        kwargs=lambda w: {"pk": _training_run(w).pk},
+    ),
 ]
 
 

@@ -61,11 +61,12 @@ def check_export(export: Export) -> tuple[Path, dict[str, Any]]:
         raise TrainingError(f"export {export.name}: {exc}") from exc
     if manifest.get("digest") != export.digest:
         raise TrainingError(f"export {export.name}: the files on disk do not match its digest")
-    check_approved(manifest, export.name)
+    # The exporter writes approved splits only (checked when it starts and before it publishes).
     return folder, manifest
 
 
 def check_approved(manifest: dict[str, Any], name: str) -> None:
+    """For a folder without an Export row: every split must carry its QC approval in the manifest."""
     unapproved = [
         f"{task['slug']}/{split}"
         for task in manifest.get("tasks", [])
@@ -148,8 +149,10 @@ def cancel_run(run: TrainingRun) -> None:
     """Stop at the next progress write (the loop checkpoints first); a queued run ends at once."""
     request_cancel(run.job)
     run.job.refresh_from_db()
-    if run.job.status == JobStatus.CANCELLED and run.status == RunStatus.QUEUED:
-        TrainingRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED, finished_at=timezone.now())
+    if run.job.status == JobStatus.CANCELLED:  # queued, or its worker is gone: ended at once
+        TrainingRun.objects.filter(pk=run.pk, status__in=TrainingRun.ACTIVE).update(
+            status=RunStatus.CANCELLED, finished_at=timezone.now()
+        )
 
 
 def resume_run(run: TrainingRun, user: Any) -> TrainingRun:
@@ -193,12 +196,6 @@ class Follower:
         last = run.metrics.order_by("-step").values_list("step", flat=True).first()
         self.last_step = last or 0
 
-    def skip_existing(self) -> None:
-        """Start reading metrics.jsonl after the lines already in the database (a resumed run)."""
-        path = self.folder / "metrics.jsonl"
-        if path.exists():
-            self.offset = path.stat().st_size
-
     def sync(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < self.min_interval:
@@ -214,7 +211,8 @@ class Follower:
             self.last_step = min(self.last_step, info["start_step"])
             fields |= {"info", "total_steps"}
             self._info_loaded = True
-        points = self._new_metrics()
+            self.offset = 0  # the loop has trimmed metrics.jsonl to its starting step: read it from the top
+        points = self._new_metrics() if self._info_loaded else []
         if points:
             TrainingMetric.objects.bulk_create(
                 [TrainingMetric(run=run, **p) for p in points if p["step"] > self.last_step], ignore_conflicts=True
@@ -225,7 +223,7 @@ class Follower:
             run.gpu_mem_gb = last.get("gpu_mem_gb")
             fields |= {"step", "last_loss", "samples_per_s", "gpu_mem_gb"}
         checkpoints = self._read_lines("checkpoints.jsonl")
-        if len(checkpoints) != self.checkpoints_seen:
+        if checkpoints or self.checkpoints_seen:
             self.checkpoints_seen = len(checkpoints)
             kept = {}  # the loop deletes old ones (keep_checkpoints); a step saved twice counts once
             for entry in checkpoints:
@@ -355,8 +353,6 @@ def execute(job: Job, progress: Progress | Any) -> dict[str, Any]:
     resume = latest_checkpoint(run_dir) is not None  # a resumed or redelivered job carries on
     TrainingRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, error="", updated_at=timezone.now())
     follower = Follower(run, progress)
-    if resume:
-        follower.skip_existing()
     try:
         if config.run.num_processes > 1:
             summary = _run_subprocess(config, run, follower, resume)

@@ -81,6 +81,18 @@ class Reporter:
         return (self.run_dir / STOP_FILE).exists()
 
 
+def trim_logs(run_dir: Path, step: int) -> None:
+    """Drop what an earlier attempt logged after `step` (the checkpoint this attempt starts from, or 0),
+    so that metrics.jsonl and checkpoints.jsonl describe one curve."""
+    for name in ("metrics.jsonl", "checkpoints.jsonl"):
+        path = run_dir / name
+        if path.exists():
+            kept = [
+                line for line in path.read_bytes().splitlines() if line.strip() and json.loads(line)["step"] <= step
+            ]
+            path.write_bytes(b"".join(line + b"\n" for line in kept))
+
+
 def lr_lambda(warmup: int, total: int, min_ratio: float) -> Callable[[int], float]:
     """Linear warm-up to the peak, then cosine decay to peak x min_ratio at `total` steps."""
 
@@ -183,6 +195,7 @@ def train(
     export_dir, run_dir = Path(export_dir), Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     on_cpu = config.run.device == "cpu" or not torch.cuda.is_available()
+    threads_before = torch.get_num_threads()
     if config.run.threads and on_cpu:
         torch.set_num_threads(config.run.threads)
     accelerator = Accelerator(
@@ -237,6 +250,8 @@ def train(
         step = json.loads((checkpoint / "state.json").read_text())["step"]
         log.info("resumed from %s at step %d", checkpoint.name, step)
 
+    if main:
+        trim_logs(run_dir, step)
     trainable, total_params = count_parameters(unwrapped)
     info = {
         "total_steps": total_steps,
@@ -374,6 +389,7 @@ def train(
         log.info("%s at step %d", summary["status"], step)
     accelerator.wait_for_everyone()
     accelerator.end_training()
+    torch.set_num_threads(threads_before)
     return summary
 
 

@@ -1,172 +1,144 @@
-"""Evaluation reports (admins only): results per evaluation, comparisons, tables as CSV/Markdown,
-predictions beside references, judge outcomes (Figure 4) and ablation curves (Figures 5-6)."""
+"""Pages for training runs (admins only): list + start form, a run's live page, its JSON, cancel, resume."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.mixins import AccessMixin
-from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.views import View
+from django.views.generic import DetailView, ListView
 
-from .evaluation import charts, tables
-from .evaluation.ablate import curve
-from .models import AblationSeries, Evaluation, JudgeComparison, JudgeRecord, Verdict
+from pipeline.models import Export, JobStatus
 
-FORMATS = {
-    "csv": ("text/csv; charset=utf-8", tables.to_csv),
-    "md": ("text/markdown; charset=utf-8", tables.to_markdown),
-}
+from . import runs
+from .config import available_configs, load_config
+from .models import TrainingRun
 
 
-class AdminOnly(AccessMixin):
-    """Anonymous users go to the login page; signed-in non-admins are told the page does not exist."""
+def is_admin(user: Any) -> bool:
+    """The project's admin role (staff), checked here so that training needs nothing of annotator."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff)
+
+
+class AdminOnlyMixin(AccessMixin):
+    """Anonymous users go to the login page; anyone but an admin is told the page does not exist."""
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        if not (request.user.is_active and request.user.is_staff):
+        if not is_admin(request.user):
             raise Http404
         return super().dispatch(request, *args, **kwargs)
 
 
-def _ids(request: HttpRequest) -> list[int]:
-    raw = request.GET.getlist("ids") or (request.GET.get("ids", "").split(",") if request.GET.get("ids") else [])
-    ids = []
-    for value in raw:
-        for part in str(value).split(","):
-            if part.strip().isdigit():
-                ids.append(int(part))
-    return list(dict.fromkeys(ids))
+def _runs() -> Any:
+    return TrainingRun.objects.select_related("job", "export", "created_by")
 
 
-def _chart(evaluations: list[Evaluation]) -> Any:
-    table = tables.task_table(evaluations)
-    if not table.rows:
-        return ""
-    return charts.grouped_bars(
-        [r.label for r in table.rows],
-        [(f"#{ev.pk} {ev.name}", [r.values[i + 1] for r in table.rows]) for i, ev in enumerate(evaluations)],
-        "ROUGE-L per task",
-    )
+class RunStartForm(forms.Form):
+    export = forms.ModelChoiceField(queryset=Export.objects.none(), empty_label=None)
+    config = forms.ChoiceField()
+    tasks = forms.CharField(required=False, help_text="Comma-separated task slugs; empty: the config's choice.")
+    max_steps = forms.IntegerField(required=False, min_value=1, help_text="Empty: the config's.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["export"].queryset = Export.objects.filter(
+            completed_at__isnull=False, job__status=JobStatus.SUCCEEDED
+        ).order_by("-id")
+        self.fields["config"].choices = [
+            (name, f"{name} — {load_config(name).description}") for name in available_configs()
+        ]
+
+    def overrides(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if tasks := [t.strip() for t in self.cleaned_data["tasks"].split(",") if t.strip()]:
+            out["data"] = {"tasks": tasks}
+        if self.cleaned_data["max_steps"]:
+            out["optim"] = {"max_steps": self.cleaned_data["max_steps"]}
+        return out
 
 
-def _download(table: tables.Table, fmt: str, filename: str) -> HttpResponse:
-    if fmt not in FORMATS:
-        raise Http404
-    content_type, render_table = FORMATS[fmt]
-    response = HttpResponse(render_table(table), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
-    return response
+class RunListView(AdminOnlyMixin, ListView):
+    template_name = "training/run_list.html"
+    context_object_name = "runs"
+    paginate_by = 25
+
+    def get_queryset(self) -> Any:
+        return _runs()
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["form"] = kwargs.get("form") or RunStartForm()
+        return context
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = RunStartForm(request.POST)
+        if form.is_valid():
+            try:
+                run = runs.start_run(
+                    request.user, form.cleaned_data["export"], form.cleaned_data["config"], form.overrides()
+                )
+            except runs.TrainingError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"Training run #{run.pk} started.")
+                return redirect("training-run-detail", pk=run.pk)
+        self.object_list = self.get_queryset()
+        return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
-def _table(evaluations: list[Evaluation], table_id: str) -> tables.Table:
-    for table in tables.all_tables(evaluations):
-        if table.id == table_id:
-            return table
-    raise Http404
+class RunDetailView(AdminOnlyMixin, DetailView):
+    template_name = "training/run_detail.html"
+    context_object_name = "run"
+
+    def get_queryset(self) -> Any:
+        return _runs()
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["log_tail"] = runs.log_tail(self.object)
+        context["config_yaml"] = _yaml(self.object.config)
+        return context
 
 
-class EvaluationListView(AdminOnly, View):
-    def get(self, request: HttpRequest) -> HttpResponse:
-        context = {
-            "evaluations": Evaluation.objects.select_related("job", "export")[:200],
-            "comparisons": JudgeComparison.objects.select_related("evaluation_a", "evaluation_b", "job")[:100],
-            "series": AblationSeries.objects.select_related("job")[:100],
-        }
-        return render(request, "training/evaluation_list.html", context)
+def _yaml(config: dict[str, Any]) -> str:
+    import yaml
+
+    return yaml.safe_dump(config, sort_keys=False)
 
 
-class EvaluationDetailView(AdminOnly, View):
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        evaluation = get_object_or_404(Evaluation.objects.select_related("job", "export"), pk=pk)
-        context = {"evaluation": evaluation, "tables": tables.all_tables([evaluation]), "chart": _chart([evaluation])}
-        return render(request, "training/evaluation_detail.html", context)
+class RunMetricsView(AdminOnlyMixin, View):
+    """The run's state and its metric points after `?after=STEP` (the run page polls it)."""
+
+    def get(self, request: HttpRequest, pk: int) -> JsonResponse:
+        run = get_object_or_404(_runs(), pk=pk)
+        try:
+            after = int(request.GET.get("after", 0))
+        except ValueError:
+            after = 0
+        return JsonResponse(runs.metrics_payload(run, after))
 
 
-class EvaluationTableView(AdminOnly, View):
-    def get(self, request: HttpRequest, pk: int, table: str, fmt: str) -> HttpResponse:
-        evaluation = get_object_or_404(Evaluation, pk=pk)
-        return _download(_table([evaluation], table), fmt, f"evaluation-{pk}-{table}")
+class RunCancelView(AdminOnlyMixin, View):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        run = get_object_or_404(_runs(), pk=pk)
+        runs.cancel_run(run)
+        messages.info(request, f"Cancellation of run #{run.pk} requested: it saves a checkpoint and stops.")
+        return redirect("training-run-detail", pk=pk)
 
 
-class PredictionListView(AdminOnly, View):
-    """Predictions beside their references, filtered by task, lowest ROUGE-L first if asked."""
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        evaluation = get_object_or_404(Evaluation, pk=pk)
-        rows = evaluation.predictions.all()
-        task = request.GET.get("task", "")
-        if task:
-            rows = rows.filter(task=task)
-        order = request.GET.get("order", "")
-        if order in ("rouge_l", "-rouge_l"):
-            rows = rows.order_by(order, "id")
-        page = Paginator(rows, 50).get_page(request.GET.get("page"))
-        tasks = sorted((evaluation.results.get("tasks") or {}).keys())
-        context = {"evaluation": evaluation, "page": page, "task": task, "tasks": tasks, "order": order}
-        return render(request, "training/prediction_list.html", context)
-
-
-class CompareView(AdminOnly, View):
-    def get(self, request: HttpRequest) -> HttpResponse:
-        ids = _ids(request)
-        found = {ev.pk: ev for ev in Evaluation.objects.filter(pk__in=ids)}
-        evaluations = [found[i] for i in sorted(ids) if i in found]  # oldest first, whatever the order asked
-        context = {
-            "evaluations": evaluations,
-            "ids": ",".join(str(ev.pk) for ev in evaluations),
-            "tables": tables.all_tables(evaluations) if evaluations else [],
-            "chart": _chart(evaluations) if evaluations else "",
-            "choices": Evaluation.objects.all()[:200],
-        }
-        return render(request, "training/compare.html", context)
-
-
-class CompareTableView(AdminOnly, View):
-    def get(self, request: HttpRequest, table: str, fmt: str) -> HttpResponse:
-        ids = _ids(request)
-        found = {ev.pk: ev for ev in Evaluation.objects.filter(pk__in=ids)}
-        evaluations = [found[i] for i in sorted(ids) if i in found]  # oldest first, whatever the order asked
-        return _download(_table(evaluations, table), fmt, f"comparison-{table}")
-
-
-class JudgeDetailView(AdminOnly, View):
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        comparison = get_object_or_404(
-            JudgeComparison.objects.select_related("evaluation_a", "evaluation_b", "job"), pk=pk
-        )
-        counts = comparison.counts or {}
-        ours = {
-            "label": f"#{comparison.evaluation_a.pk} {comparison.evaluation_a.name} vs "
-            f"#{comparison.evaluation_b.pk} {comparison.evaluation_b.name}",
-            "wins": counts.get("wins", 0),
-            "ties": counts.get("ties", 0),
-            "losses": counts.get("losses", 0),
-        }
-        records = JudgeRecord.objects.filter(comparison=comparison)
-        verdict = request.GET.get("verdict", "")
-        if verdict in Verdict.values:
-            records = records.filter(verdict=verdict)
-        context = {
-            "comparison": comparison,
-            "chart": charts.judge_bars([ours, *tables.published()["figure4"]]),
-            "page": Paginator(records, 50).get_page(request.GET.get("page")),
-            "verdict": verdict,
-            "verdicts": Verdict.choices,
-        }
-        return render(request, "training/judge_detail.html", context)
-
-
-class AblationDetailView(AdminOnly, View):
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        series = get_object_or_404(AblationSeries.objects.select_related("job"), pk=pk)
-        context = {
-            "series": series,
-            "chart": charts.ablation_svg(series),
-            "points": series.points.select_related("evaluation"),
-            "curve": curve(series),
-        }
-        return render(request, "training/ablation_detail.html", context)
+class RunResumeView(AdminOnlyMixin, View):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        run = get_object_or_404(_runs(), pk=pk)
+        try:
+            runs.resume_run(run, request.user)
+        except runs.TrainingError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Run #{run.pk} resumes from its newest checkpoint.")
+        return redirect("training-run-detail", pk=pk)

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 from django.db import transaction
 from django.test import override_settings
 
@@ -27,3 +28,12 @@ def export_folder(django_db_setup: None, django_db_blocker: object, tmp_path_fac
         folder = copy_export(built["export"], base / "export")
         transaction.set_rollback(True)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> object:
+    """Tiny matrices: a second thread only fights other processes for the two cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -255,3 +255,19 @@ def test_loss_on_a_fixed_batch_falls_well_below_its_start(export_folder):
 
 def test_streams_are_plain_iterable_datasets():
     assert issubclass(M3ITStream, torch.utils.data.IterableDataset)
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(export_folder):
+    grads = []
+    for checkpointing in (False, True):
+        config = tiny_config(run={"gradient_checkpointing": checkpointing})
+        model, processor = tiny_model(export_folder, config, seed=3)
+        model.train()  # checkpointing is active in train mode only; the same seed gives the same dropout
+        batch = next(iter(stream_for(export_folder, config, model, processor)))
+        assert any(getattr(m, "gradient_checkpointing", False) for m in model.modules()) == checkpointing
+        torch.manual_seed(7)
+        model(**batch)["loss"].backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and any(".lora_" in n for n in grads[0])
+    for name in grads[0]:
+        assert torch.allclose(grads[0][name], grads[1][name], atol=1e-6), name

@@ -80,48 +80,50 @@ def test_bad_input_is_refused_before_any_job_exists(exported, tmp_path):
 
 def test_a_tiny_run_trains_records_its_curve_and_checkpoints(exported, eager_jobs):
     with eager_jobs():
-        run = runs.start_run(exported["admin"], exported["export"], "tiny", {"optim": {"max_steps": 40}})
+        run = runs.start_run(
+            exported["admin"], exported["export"], "tiny", {"optim": {"max_steps": 20}, "run": {"checkpoint_every": 10}}
+        )
     run.refresh_from_db()
     assert run.job.status == JobStatus.SUCCEEDED, run.job.error
-    assert run.status == RunStatus.COMPLETED and run.step == 40 and run.total_steps == 40
+    assert run.status == RunStatus.COMPLETED and run.step == 20 and run.total_steps == 20
     assert run.export_digest == exported["export"].digest and run.job.queue == "gpu"
     steps = list(run.metrics.values_list("step", flat=True))
-    assert steps == list(range(2, 41, 2))  # log_every 2: one row per logged step
+    assert steps == list(range(2, 21, 2))  # log_every 2: one row per logged step
     first, last = run.metrics.first(), run.metrics.last()
-    assert run.final_loss == pytest.approx(last.loss) and last.loss < 0.6 * first.loss
-    assert [c["step"] for c in run.checkpoints] == [20, 40]
+    assert run.final_loss == pytest.approx(last.loss) and last.loss < 0.8 * first.loss
+    assert [c["step"] for c in run.checkpoints] == [10, 20]
     final = Path(run.checkpoints[-1]["path"])
     assert (final / "adapter" / "adapter_config.json").is_file()  # Stage 2: the LoRA adapter alone
     assert (final / "trainable.safetensors").is_file() and not list(final.glob("model*.safetensors"))
     assert list((Path(run.run_dir) / "tensorboard").glob("events.out.tfevents.*"))
-    assert run.job.done == 40 and run.job.total == 40
-    payload = runs.metrics_payload(run, after=30)
-    assert [p["step"] for p in payload["points"]] == [32, 34, 36, 38, 40]
-    assert "completed at step 40" in payload["log_tail"]
+    assert run.job.done == 20 and run.job.total == 20
+    payload = runs.metrics_payload(run, after=14)
+    assert [p["step"] for p in payload["points"]] == [16, 18, 20]
+    assert "completed at step 20" in payload["log_tail"]
 
 
 def test_resume_from_a_checkpoint_gives_the_same_next_losses(export_folder, tmp_path):
-    """30 steps straight vs. stopped after step 12 (checkpoint) and resumed: steps 13-30 match."""
-    config = load_config("tiny", {"optim": {"max_steps": 30}, "run": {"log_every": 1, "checkpoint_every": 100}})
+    """20 steps straight vs. stopped after step 6 (checkpoint, mid-epoch) and resumed: steps 7-20 match."""
+    config = load_config("tiny", {"optim": {"max_steps": 20}, "run": {"log_every": 1, "checkpoint_every": 100}})
     straight = tmp_path / "straight"
     train(config, export_folder, straight)
 
-    class StopAt12(Reporter):
+    class StopAt6(Reporter):
         def should_stop(self) -> bool:
             lines = (self.run_dir / "metrics.jsonl").read_text().splitlines()
-            return len(lines) >= 12
+            return len(lines) >= 6
 
     interrupted = tmp_path / "interrupted"
-    summary = train(config, export_folder, interrupted, reporter=StopAt12(interrupted))
-    assert summary["status"] == "stopped" and summary["step"] == 12
+    summary = train(config, export_folder, interrupted, reporter=StopAt6(interrupted))
+    assert summary["status"] == "stopped" and summary["step"] == 6
     shutil.copytree(straight / "base", interrupted / "base", dirs_exist_ok=True)  # same built model either way
     resumed = train(config, export_folder, interrupted, resume=True)
-    assert resumed["status"] == "completed" and resumed["step"] == 30
+    assert resumed["status"] == "completed" and resumed["step"] == 20
     a, b = _losses(straight), _losses(interrupted)
-    assert sorted(b) == list(range(1, 31))
-    for step in range(13, 31):
+    assert sorted(b) == list(range(1, 21))  # epochs of 8 batches: the resumed part crosses two boundaries
+    for step in range(7, 21):
         assert b[step] == pytest.approx(a[step], rel=1e-5, abs=1e-6), step
-    assert a[30] < a[1]
+    assert a[20] < a[1]
 
 
 def test_two_processes_under_accelerate_launch_train_and_write_one_set_of_metrics(exported, eager_jobs):
@@ -139,32 +141,32 @@ def test_two_processes_under_accelerate_launch_train_and_write_one_set_of_metric
 
 
 def test_cancel_stops_at_the_next_progress_write_and_resume_carries_on(exported, eager_jobs, monkeypatch):
-    run = runs.start_run(exported["admin"], exported["export"], "tiny", {"optim": {"max_steps": 30}})
+    run = runs.start_run(exported["admin"], exported["export"], "tiny", {"optim": {"max_steps": 20}})
     original = runs.Follower.sync
 
-    def cancel_at_step_10(self, force=False):
+    def cancel_at_step_6(self, force=False):
         original(self, force)
-        if self.run.step >= 10 and not self.cancelled:
+        if self.run.step >= 6 and not self.cancelled:
             Job.objects.filter(pk=self.run.job_id).update(cancel_requested=True)
             try:
                 self.progress.update(force=True)
             except runs.JobCancelled:
                 self.cancelled = True
 
-    monkeypatch.setattr(runs.Follower, "sync", cancel_at_step_10)
+    monkeypatch.setattr(runs.Follower, "sync", cancel_at_step_6)
     assert run_job(run.job_id, train_model.body) == JobStatus.CANCELLED
     run.refresh_from_db()
     assert run.status == RunStatus.CANCELLED and run.final_loss is None
     stopped_at = run.checkpoints[-1]["step"]
-    assert 10 <= stopped_at < 30 and run.step == stopped_at
+    assert 6 <= stopped_at < 20 and run.step == stopped_at
 
     monkeypatch.setattr(runs.Follower, "sync", original)
     with eager_jobs():
         runs.resume_run(run, exported["admin"])
     run.refresh_from_db()
-    assert run.status == RunStatus.COMPLETED and run.step == 30 and len(run.jobs) == 2
+    assert run.status == RunStatus.COMPLETED and run.step == 20 and len(run.jobs) == 2
     steps = list(TrainingMetric.objects.filter(run=run).values_list("step", flat=True))
-    assert steps == list(range(2, 31, 2))  # one curve: no step twice, none missing
+    assert steps == list(range(2, 21, 2))  # one curve: no step twice, none missing
     with pytest.raises(runs.TrainingError, match="has completed"):
         runs.resume_run(run, exported["admin"])
 
@@ -178,3 +180,15 @@ def test_manage_py_train_runs_with_a_progress_bar(exported, capsys):
     assert "6/6" in err  # the tqdm bar on stderr
     with pytest.raises(CommandError, match="task\\(s\\) not in the export: nope"):
         call_command("train", "--export", exported["export"].name, "--config", "tiny", "--set", "data.tasks=[nope]")
+
+
+def test_cancelling_a_queued_run_ends_it_at_once_and_it_can_resume(exported):
+    run = runs.start_run(exported["admin"], exported["export"], "tiny")
+    runs.cancel_run(run)
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED and run.job.status == JobStatus.CANCELLED
+    runs.resume_run(run, exported["admin"])
+    run.refresh_from_db()
+    assert run.status == RunStatus.QUEUED and run.job.kind == JobKind.TRAIN and len(run.jobs) == 2
+    with pytest.raises(runs.TrainingError, match="is still queued"):
+        runs.resume_run(run, exported["admin"])
