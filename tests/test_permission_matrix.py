@@ -548,6 +548,13 @@ MATRIX: list[Row] = [
         expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
         kwargs=lambda w: {"pk": _training_run(w).pk},
     ),
+    # the run page's "Evaluate" button: the admin is sent back with a message (this run has no checkpoint)
+    Row(
+        "training-run-evaluate",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        kwargs=lambda w: {"pk": _training_run(w).pk},
+    ),
 ]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from .evaluation import charts, tables
@@ -159,3 +159,29 @@ class AblationDetailView(AdminOnly, View):
             "curve": curve(series),
         }
         return render(request, "training/ablation_detail.html", context)
+
+
+class RunEvaluateView(AdminOnly, View):
+    """The run page's button: evaluate the run's last checkpoint on a split of its export."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from django.contrib import messages
+
+        from .evaluation.run import EvaluationError, start_evaluation
+        from .models import TrainingRun
+
+        run = get_object_or_404(TrainingRun, pk=pk)
+        split = request.POST.get("split") or "val"
+        try:
+            evaluation = start_evaluation(
+                export_value=run.export_path,
+                split=split,
+                run_id=run.pk,
+                user=request.user,
+                options={"chinese_priming": bool(request.POST.get("chinese_priming"))},
+            )
+        except EvaluationError as exc:
+            messages.error(request, f"Cannot evaluate run #{run.pk}: {exc}")
+            return redirect("training-run-detail", pk=run.pk)
+        messages.success(request, f"Evaluation #{evaluation.pk} queued (job #{evaluation.job_id}).")
+        return redirect("evaluation-detail", pk=evaluation.pk)

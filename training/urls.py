@@ -8,6 +8,7 @@ urlpatterns = [
     path("training/<int:pk>/metrics/", views.RunMetricsView.as_view(), name="training-run-metrics"),
     path("training/<int:pk>/cancel/", views.RunCancelView.as_view(), name="training-run-cancel"),
     path("training/<int:pk>/resume/", views.RunResumeView.as_view(), name="training-run-resume"),
+    path("training/<int:pk>/evaluate/", evaluation_views.RunEvaluateView.as_view(), name="training-run-evaluate"),
     path("evaluations/", evaluation_views.EvaluationListView.as_view(), name="evaluation-list"),
     path("evaluations/compare/", evaluation_views.CompareView.as_view(), name="evaluation-compare"),
     path(

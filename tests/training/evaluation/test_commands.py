@@ -100,3 +100,27 @@ def test_ablate_and_evaluate_a_run_on_the_tiny_config(eval_export: Path, setting
         stderr=io.StringIO(),
     )
     assert "colours" in out.getvalue() and Evaluation.objects.filter(training_run_id=run_id).count() == 2
+
+
+def test_the_run_page_button_starts_an_evaluation(eval_export: Path, settings, tmp_path: Path, admin_user) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from pipeline.jobs.runner import run_job
+    from training import runs
+    from training.tasks import train_model
+
+    settings.TRAINING_ROOT = tmp_path / "training"
+    run = runs.start_run(None, str(eval_export), "tiny", {"optim": {"max_steps": 2}})
+    client = Client()
+    client.force_login(admin_user)
+    # no checkpoint yet: back to the run page with the reason, nothing created
+    response = client.post(reverse("training-run-evaluate", args=[run.pk]), follow=True)
+    assert "has no checkpoint yet" in response.content.decode() and not Evaluation.objects.exists()
+    run_job(run.job_id, train_model.body)
+    page = client.get(reverse("training-run-detail", args=[run.pk])).content.decode()
+    assert "Evaluate the last checkpoint" in page
+    response = client.post(reverse("training-run-evaluate", args=[run.pk]), {"split": "val"})
+    evaluation = Evaluation.objects.get()
+    assert response["Location"] == reverse("evaluation-detail", args=[evaluation.pk])
+    assert evaluation.training_run_id == run.pk and evaluation.split == "val" and evaluation.job.queue == "gpu"
