@@ -21,6 +21,7 @@ NAV_ITEMS = (
     ("Sent back by QC", "qc-returned", "annotator"),
     ("Exports", "export-list", "admin"),
     ("Training", "training-run-list", "admin"),
+    ("Evaluations", "evaluation-list", "admin"),
     ("Jobs", "job-list", "admin"),
     ("API", "api-docs", "all"),
 )

@@ -236,6 +236,22 @@ PARAPHRASE_PRICE_INPUT_PER_MTOK = env.float("PARAPHRASE_PRICE_INPUT_PER_MTOK", d
 PARAPHRASE_PRICE_OUTPUT_PER_MTOK = env.float("PARAPHRASE_PRICE_OUTPUT_PER_MTOK", default=1.50)
 PARAPHRASE_EST_OUTPUT_TOKENS = env.int("PARAPHRASE_EST_OUTPUT_TOKENS", default=30)
 
+# --- evaluation: the LLM judge and OpenAI-compatible endpoints under evaluation --------------
+# Both go through the paraphrase client (pipeline llm): same limits, retries and backoff settings.
+JUDGE_MODEL = env.str("JUDGE_MODEL", default="gpt-4")
+JUDGE_BASE_URL = env.str("JUDGE_BASE_URL", default="") or None  # empty: OPENAI_BASE_URL
+JUDGE_API_KEY = env.str("JUDGE_API_KEY", default="")  # empty: OPENAI_API_KEY
+JUDGE_SAMPLES_PER_ORDER = env.int("JUDGE_SAMPLES_PER_ORDER", default=3)
+JUDGE_TEMPERATURE = env.float("JUDGE_TEMPERATURE", default=1.0)
+JUDGE_MAX_OUTPUT_TOKENS = env.int("JUDGE_MAX_OUTPUT_TOKENS", default=400)
+JUDGE_PARSE_RETRIES = env.int("JUDGE_PARSE_RETRIES", default=1)  # unusable replies asked again, then dropped
+JUDGE_PRICE_INPUT_PER_MTOK = env.float("JUDGE_PRICE_INPUT_PER_MTOK", default=30.0)
+JUDGE_PRICE_OUTPUT_PER_MTOK = env.float("JUDGE_PRICE_OUTPUT_PER_MTOK", default=60.0)
+JUDGE_EST_OUTPUT_TOKENS = env.int("JUDGE_EST_OUTPUT_TOKENS", default=120)
+EVAL_ENDPOINT_BASE_URL = env.str("EVAL_ENDPOINT_BASE_URL", default="") or None  # empty: OPENAI_BASE_URL
+EVAL_ENDPOINT_API_KEY = env.str("EVAL_ENDPOINT_API_KEY", default="")  # empty: OPENAI_API_KEY
+EVAL_ENDPOINT_MAX_OUTPUT_TOKENS = env.int("EVAL_ENDPOINT_MAX_OUTPUT_TOKENS", default=64)
+
 # --- models ---------------------------------------------------------------------------------
 TRANSLATION_MODEL = env.str("TRANSLATION_MODEL", default="facebook/nllb-200-distilled-1.3B")
 

@@ -44,7 +44,6 @@ class HomeView(LoginRequiredMixin, TemplateView):
         return context
 
 
-
 SAMPLES_ON_TASK_PAGE = 6
 
 

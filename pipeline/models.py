@@ -103,6 +103,9 @@ class JobKind(models.TextChoices):
     TRANSLATE = "translate", "Translate"
     EXPORT = "export", "Export"
     TRAIN = "train", "Train"
+    EVALUATE = "evaluate", "Evaluate"
+    JUDGE = "judge", "LLM judge"
+    ABLATE = "ablate", "Ablation series"
 
 
 class JobStatus(models.TextChoices):

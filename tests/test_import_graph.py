@@ -25,8 +25,10 @@ FORBIDDEN = {
     ("training", "qc"),
     *((top, "home") for top in PACKAGES if top not in ("home", "config")),
 }
-# What training may read of pipeline: the export record format, the Export/Job rows, the job mechanism.
-TRAINING_MAY_IMPORT = ("pipeline.export.record", "pipeline.models", "pipeline.jobs")
+# What training may read of pipeline: the export record format, the Export/Job rows, the job mechanism,
+# and the OpenAI-compatible LLM client (limits, retries, backoff) that the judge and the endpoint
+# evaluation reuse (issue 13), through training.evaluation.llm only.
+TRAINING_MAY_IMPORT = ("pipeline.export.record", "pipeline.models", "pipeline.jobs", "pipeline.paraphrase.llm")
 
 
 def module_name(root: Path, path: Path) -> str:

@@ -548,6 +548,13 @@ MATRIX: list[Row] = [
         expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
         kwargs=lambda w: {"pk": _training_run(w).pk},
     ),
+    # the run page's "Evaluate" button: the admin is sent back with a message (this run has no checkpoint)
+    Row(
+        "training-run-evaluate",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        kwargs=lambda w: {"pk": _training_run(w).pk},
+    ),
 ]
 
 
@@ -600,6 +607,76 @@ def _qc_review(w: World) -> Any:
 
         w.extra["qc_review"] = start_review(_qc_split(w), w.users["admin"])
     return w.extra["qc_review"]
+
+
+# --- evaluation reports (training app; admins only) -------------------------------------------
+
+
+def _evaluation(w: World, key: str = "evaluation") -> Any:
+    """A finished evaluation with one prediction (created once per World and key)."""
+    if key not in w.extra:
+        from training.models import Backend, Evaluation, Prediction
+
+        ev = Evaluation.objects.create(
+            name=key,
+            backend=Backend.ENDPOINT,
+            model_name="m",
+            export_path="/x",
+            results={
+                "tasks": {"okvqa": {"rouge_l": 0.5, "records": 1, "group": "kvqa"}},
+                "groups": {"kvqa": 0.5},
+                "overall": 0.5,
+                "records": 1,
+            },
+        )
+        Prediction.objects.create(
+            evaluation=ev,
+            task="okvqa",
+            split="val",
+            record_id="0",
+            prompt="p",
+            prediction="a cat",
+            reference="the cat",
+            rouge_l=0.5,
+        )
+        w.extra[key] = ev
+    return w.extra[key]
+
+
+def _judge(w: World) -> Any:
+    from training.models import JudgeComparison
+
+    return JudgeComparison.objects.create(
+        evaluation_a=_evaluation(w),
+        evaluation_b=_evaluation(w, "other_evaluation"),
+        model="judge",
+        counts={"wins": 1, "ties": 0, "losses": 0, "undecided": 0},
+    )
+
+
+def _ablation(w: World) -> Any:
+    from training.models import AblationPoint, AblationSeries
+
+    series = AblationSeries.objects.create(kind="tasks", export_path="/x", counts=[0, 4])
+    AblationPoint.objects.create(series=series, count=0, status="done", score=0.1)
+    return series
+
+
+MATRIX += [
+    Row("evaluation-list", "get", ADMIN_ONLY_WEB),
+    Row("evaluation-detail", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"pk": _evaluation(w).pk}),
+    Row(
+        "evaluation-table",
+        "get",
+        ADMIN_ONLY_WEB,
+        kwargs=lambda w: {"pk": _evaluation(w).pk, "table": "table4", "fmt": "csv"},
+    ),
+    Row("evaluation-predictions", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"pk": _evaluation(w).pk}),
+    Row("evaluation-compare", "get", ADMIN_ONLY_WEB),
+    Row("evaluation-compare-table", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"table": "tasks", "fmt": "md"}),
+    Row("judge-detail", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"pk": _judge(w).pk}),
+    Row("ablation-detail", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"pk": _ablation(w).pk}),
+]
 
 
 def _url_names(patterns: list, namespace: str = "", route: str = "") -> Iterator[tuple[str, str]]:

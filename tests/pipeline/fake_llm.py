@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -38,9 +39,16 @@ class Hit:
     data: dict[str, Any] = field(default_factory=dict)  # the request's data block
 
 
+def _text_of(content: Any) -> str:
+    """A message's text: the string itself, or the text parts of a multimodal content list."""
+    if isinstance(content, list):
+        return "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
 def _data_block(body: dict[str, Any]) -> dict[str, Any]:
     messages = body.get("messages") or []
-    text = messages[-1]["content"] if messages else ""
+    text = _text_of(messages[-1]["content"]) if messages else ""
     start, end = text.find("<data>"), text.rfind("</data>")
     if start < 0 or end < 0:
         return {}
@@ -89,12 +97,15 @@ class FakeLLM:
         retry_after: float = 1.0,
         retry_after_ms: float | None = None,
         rate_limit_every: int = 0,
+        responder: Callable[[dict[str, Any]], str | None] | None = None,
     ) -> None:
         self.latency = latency
         self.slow_seconds = slow_seconds
         self.retry_after = retry_after
         self.retry_after_ms = retry_after_ms
         self.rate_limit_every = rate_limit_every
+        self.responder = responder  # body -> the reply's text (None: the usual answer), for other prompts
+        self.bodies: list[dict[str, Any]] = []  # every request body, as received
         self.hits: list[Hit] = []
         self.lock = threading.Lock()
         self.count = 0
@@ -126,6 +137,7 @@ class FakeLLM:
         data = _data_block(body)
         question, answer = str(data.get("question", "")), str(data.get("answer", ""))
         with self.lock:
+            self.bodies.append(body)
             self.count += 1
             count = self.count
             nth = self.seen[question] = self.seen.get(question, 0) + 1
@@ -157,8 +169,9 @@ class FakeLLM:
             return 500, {}, json.dumps({"error": {"message": "The server had an error", "type": "server"}}).encode()
         if "[junk-always]" in question or ("[junk]" in question and nth == 1):
             return 200, {}, b'{"id": "x", "choices": [ {"message": '
-        text = misbehaving_answer(question, answer) or normal_answer(question, answer)
-        prompt_chars = sum(len(m.get("content", "")) for m in body.get("messages", []))
+        custom = self.responder(body) if self.responder else None
+        text = custom if custom is not None else misbehaving_answer(question, answer) or normal_answer(question, answer)
+        prompt_chars = sum(len(_text_of(m.get("content"))) for m in body.get("messages", []))
         payload = {
             "id": f"chatcmpl-{count}",
             "object": "chat.completion",
