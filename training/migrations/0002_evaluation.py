@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pipeline', '0003_jobkind_evaluation'),
+        ('pipeline', '0004_jobkind_evaluation'),
         ('training', '0001_training_runs'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
