@@ -12,6 +12,8 @@ from typing import Any
 
 from django.conf import settings
 
+from .errors import UnknownLanguage
+
 SOURCE_NLLB = "eng_Latn"
 RTL_SCRIPTS = frozenset({"Arab", "Hebr", "Thaa", "Syrc", "Nkoo", "Adlm"})
 # Scripts written without spaces between words: pieces of a split text are rejoined without one.
@@ -52,10 +54,6 @@ PAPER_TASKS = ("okvqa", "imagenet", "winoground", "vqa-v2", "vist", "msrvtt", "m
 EVAL_SPLITS = ("val", "test")  # the paper translates evaluation sets only
 # Splits translated whole, whatever the per-split limit: all 800 Winoground test items (paper §3.2).
 WHOLE_SPLITS = frozenset({("winoground", "test")})
-
-
-class UnknownLanguage(ValueError):
-    """A language code that is not in the Language table."""
 
 
 def script_of(nllb_code: str) -> str:

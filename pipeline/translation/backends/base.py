@@ -19,21 +19,10 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 
+from ..errors import MissingLanguageTokens, ModelNotFound, TranslationError
 from ..languages import SOURCE_NLLB
 
 BACKENDS = ("transformers", "ctranslate2", "openai")
-
-
-class TranslationError(Exception):
-    """Translation cannot start or go on; the message says what to fix."""
-
-
-class ModelNotFound(TranslationError):
-    pass
-
-
-class MissingLanguageTokens(TranslationError):
-    pass
 
 
 @dataclass(frozen=True)
