@@ -97,7 +97,7 @@ def start_translation(
     check_ready(plan, config)
     with transaction.atomic():
         busy = Job.objects.filter(kind=JobKind.TRANSLATE).exclude(status__in=Job.TERMINAL)
-        for other in busy.exclude(params__has_key="parent").exclude(params__calibrate=True).only("id", "params"):
+        for other in busy.exclude(params__has_key="parent").exclude(params__has_key="calibrate").only("id", "params"):
             if overlap := set(plan.tasks) & set(other.params.get("tasks", [])):
                 raise TranslationError(
                     f"Job #{other.pk} is already translating {', '.join(sorted(overlap))}: wait for it or cancel it."
