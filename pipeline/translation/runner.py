@@ -137,13 +137,25 @@ def resume_translation(job: Job, user: Any) -> Job:
     return start_translation(user, params.get("tasks"), params.get("languages"), config, resume_of=job.pk)
 
 
-def start_calibration(user: Any, task_slugs: list[str] | None = None, config: BackendConfig | None = None) -> Job:
+def start_calibration(
+    user: Any,
+    task_slugs: list[str] | None = None,
+    config: BackendConfig | None = None,
+    language_codes: list[str] | None = None,
+) -> Job:
+    """Queue a short timed run of the backend on the plan's strings into one language (the first given)."""
     config = config or BackendConfig.from_settings()
     return _start(
         JobKind.TRANSLATE,
         CALIBRATE_TASK,
         user=user,
-        params={"calibrate": True, "tasks": task_slugs, "backend": config.backend, "model": config.model},
+        params={
+            "calibrate": True,
+            "tasks": task_slugs,
+            "languages": (language_codes or ["fr"])[:1],
+            "backend": config.backend,
+            "model": config.model,
+        },
         message="Calibration queued.",
     )
 
@@ -152,8 +164,8 @@ def run_calibration(job: Job, progress: Progress) -> dict[str, Any]:
     from .plan import calibrate, source_strings
 
     config = config_of(job.params)
-    plan = build_plan(job.params.get("tasks"), None, config, count=False)
-    target = plan.languages[0].nllb_code if plan.languages else "fra_Latn"
+    plan = build_plan(job.params.get("tasks"), job.params.get("languages") or ["fr"], config, count=False)
+    target = plan.languages[0].nllb_code
     progress.update(message=f"Calibrating {config.backend} on {target}", force=True)
     return calibrate(config, source_strings(plan), target)
 

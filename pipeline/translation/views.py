@@ -108,7 +108,11 @@ class TaskFlagView(AdminRequiredMixin, View):
 
 class CalibrateView(AdminRequiredMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
-        job = runner.start_calibration(request.user, request.POST.getlist("tasks") or None)
+        job = runner.start_calibration(
+            request.user,
+            request.POST.getlist("tasks") or None,
+            language_codes=_codes(request.POST.get("languages", "")),
+        )
         messages.info(request, f"Calibration queued as job #{job.pk}; plan again when it has finished.")
         return redirect("translation")
 

@@ -13,6 +13,22 @@ from pipeline.translation.backends import base
 LANGS = ["fra_Latn", "vie_Latn", "arb_Arab", "zho_Hans", "deu_Latn"]
 
 
+def ensure_languages() -> None:
+    """The 80 languages of the data migration (a transactional test's flush removes them)."""
+    from pipeline.models import Language
+    from pipeline.translation.languages import seed_rows
+
+    if not Language.objects.exists():
+        Language.objects.bulk_create([Language(**row) for row in seed_rows()])
+
+
+@pytest.fixture(autouse=True)
+def _languages(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("django_db") or "db" in request.fixturenames:
+        request.getfixturevalue("db" if "transactional_db" not in request.fixturenames else "transactional_db")
+        ensure_languages()
+
+
 @pytest.fixture(scope="session")
 def nllb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The model folder; TRANSLATION_MODEL=<it> loads it like the real weights."""
