@@ -60,12 +60,20 @@ def train_bpe(vocab_size: int, texts: list[str]) -> Any:
     return bpe
 
 
-def train_tokenizer(languages: list[str], vocab_size: int, texts: list[str]) -> Any:
-    """The BPE wrapped as an NllbTokenizer carrying the language tokens (and eng_Latn, the source)."""
+def train_tokenizer(languages: list[str], vocab_size: int, texts: list[str], pad_vocab: bool = False) -> Any:
+    """The BPE wrapped as an NllbTokenizer carrying the language tokens (and eng_Latn, the source).
+
+    `pad_vocab` fills the vocabulary up to `vocab_size` with tokens no text produces, so that the
+    embedding and output layers have the real model's size (the output layer dominates decoding).
+    """
     from transformers import NllbTokenizer
 
     data = json.loads(train_bpe(vocab_size, texts).to_str())
     vocab, merges = data["model"]["vocab"], data["model"]["merges"]
+    if pad_vocab:
+        vocab = dict(vocab)
+        for i in range(vocab_size - len(vocab) - len(languages) - 3):
+            vocab[f"\u2581x{i}"] = len(vocab)
     merges = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in merges]
     langs = list(dict.fromkeys([SOURCE_NLLB, *languages]))
     return NllbTokenizer(
@@ -93,7 +101,7 @@ def build(
     size = SHAPES[shape]
     texts = corpus(3000 if shape == "tiny" else 20000, seed)
     if with_language_tokens:
-        tokenizer = train_tokenizer(languages, size["vocab"], texts)
+        tokenizer = train_tokenizer(languages, size["vocab"], texts, pad_vocab=shape != "tiny")
     else:  # an ordinary BPE model: no NLLB language tokens at all
         from transformers import PreTrainedTokenizerFast
 
