@@ -55,7 +55,7 @@ def run_mode(mode: str, model_dir: str, n: int, threads: int, batch_tokens: int,
     import torch
 
     from pipeline.translation import random_model
-    from pipeline.translation.backends.base import BackendConfig, get_translator
+    from pipeline.translation.backends import BackendConfig, get_translator
     from pipeline.translation.text import translate_texts
 
     torch.set_num_threads(threads)

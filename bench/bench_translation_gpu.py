@@ -47,7 +47,7 @@ def main() -> None:
     import torch
 
     from pipeline.translation import random_model
-    from pipeline.translation.backends.base import BackendConfig, clear_cache, get_translator
+    from pipeline.translation.backends import BackendConfig, clear_cache, get_translator
 
     if args.dry_run:
         device, shape, n, sizes, dtype = "cpu", "tiny", 64, [8, 16], "fp32"

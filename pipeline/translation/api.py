@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.permissions import IsAdminElse404
-from pipeline.serializers import JobSerializer
+from pipeline.jobs.serializers import JobSerializer
 
 from ..models import Language
 from . import plan as plans

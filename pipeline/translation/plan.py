@@ -294,7 +294,7 @@ def calibrate(config: BackendConfig, texts: list[str], target: str, pieces: int 
 
     The model load and one warm-up batch are timed apart, so the rate is the steady one a run sees.
     """
-    from .backends.base import get_translator
+    from .backends import get_translator
     from .text import translate_texts
 
     started = time.perf_counter()

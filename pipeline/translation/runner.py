@@ -22,13 +22,12 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from celery.utils.imports import symbol_by_name
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from annotator.models import Instruction, Task
-from pipeline.jobs import JobCancelled, Progress, request_cancel, run_job, send_job, start_job
+from pipeline.jobs.runner import JobCancelled, Progress, request_cancel, run_job, send_job, start_job
 
 from ..models import (
     Job,
@@ -42,7 +41,7 @@ from ..models import (
     TranslationSelection,
 )
 from . import languages as langs
-from .backends.base import BackendConfig, TranslationError, get_translator
+from .backends import BackendConfig, TranslationError, get_translator
 from .plan import Plan, build_plan, record_selections, text_hash
 from .text import Stats, translate_texts
 
@@ -52,11 +51,6 @@ CALIBRATE_TASK = "pipeline.translation.tasks.translate_calibrate"
 QUEUE = "gpu"
 REPORT_EVERY_SECONDS = 1.0
 STAT_KEYS = ("asked", "pieces", "cached", "sent", "tokens")
-
-
-def _start(kind: str, task_name: str, **kwargs: Any) -> Job:
-    """start_job by the task's dotted name (today's pipeline.jobs takes the task object)."""
-    return start_job(kind, symbol_by_name(task_name), **kwargs)
 
 
 def config_of(params: dict[str, Any]) -> BackendConfig:
@@ -104,7 +98,7 @@ def start_translation(
                 )
         record_selections(plan, user)
         tasks = list(Task.objects.filter(slug__in=plan.tasks))
-        job = _start(
+        job = start_job(
             JobKind.TRANSLATE,
             PARENT_TASK,
             user=user,
@@ -145,7 +139,7 @@ def start_calibration(
 ) -> Job:
     """Queue a short timed run of the backend on the plan's strings into one language (the first given)."""
     config = config or BackendConfig.from_settings()
-    return _start(
+    return start_job(
         JobKind.TRANSLATE,
         CALIBRATE_TASK,
         user=user,
@@ -193,7 +187,7 @@ def _fan_out(parent: Job) -> list[Job]:
         for lang in languages:
             for slug in sorted(tasks):
                 if pool_sizes.get(slug):
-                    _start(
+                    start_job(
                         JobKind.TRANSLATE,
                         CHUNK_TASK,
                         user=parent.created_by,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.jobs import Progress, job_task
+from pipeline.jobs.runner import Progress, job_task
 
 from ..models import Job
 from . import runner

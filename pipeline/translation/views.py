@@ -18,8 +18,8 @@ from django.views import View
 from annotator import roles
 from annotator.models import Task
 from annotator.permissions import AdminRequiredMixin
-from pipeline.access import visible_jobs
-from pipeline.jobs import request_cancel
+from pipeline.jobs.access import visible_jobs
+from pipeline.jobs.runner import request_cancel
 
 from ..models import Job, JobKind, Language, Translation, TranslationSelection, TranslationUnusable
 from . import plan as plans

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from pipeline.translation import flores
 from pipeline.translation import languages as langs
-from pipeline.translation.backends.base import BackendConfig, get_translator
+from pipeline.translation.backends import BackendConfig, get_translator
 from pipeline.translation.errors import TranslationError
 
 

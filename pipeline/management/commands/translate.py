@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from pipeline.cli import follow_jobs
-from pipeline.jobs import run_job
+from pipeline.jobs.cli import follow_jobs
+from pipeline.jobs.runner import run_job
 from pipeline.translation import plan as plans
 from pipeline.translation import runner
 from pipeline.translation.backends.base import BackendConfig

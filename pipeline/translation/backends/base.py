@@ -152,32 +152,3 @@ def check_tokenizer_languages(tokenizer: Any, codes: Iterable[str], model: str) 
             f"Model {model} has no NLLB language token for {shown}: it is not an NLLB model, or it was "
             f"trained without these languages."
         )
-
-
-def get_translator(config: BackendConfig | None = None) -> Translator:
-    """The configured backend, loaded (model files read once per process and config)."""
-    config = config or BackendConfig.from_settings()
-    return _translator(config)
-
-
-@cache
-def _translator(config: BackendConfig) -> Translator:
-    if config.backend == "transformers":
-        from .transformers import TransformersTranslator
-
-        return TransformersTranslator(config)
-    if config.backend == "ctranslate2":
-        from .ctranslate2 import CTranslate2Translator
-
-        return CTranslate2Translator(config)
-    if config.backend == "openai":
-        from .openai import OpenAITranslator
-
-        return OpenAITranslator(config)
-    raise TranslationError(f"Unknown translation backend {config.backend!r}; use one of {', '.join(BACKENDS)}.")
-
-
-def clear_cache() -> None:
-    """Forget loaded models and tokenizers (tests that build several models under one path)."""
-    _translator.cache_clear()
-    _load_tokenizer.cache_clear()

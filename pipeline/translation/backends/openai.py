@@ -14,7 +14,7 @@ from functools import cache
 
 from django.conf import settings
 
-from pipeline.llm import ChatRequest, LLMConfig, stream_results
+from pipeline.paraphrase.llm import ChatRequest, LLMConfig, stream_results
 
 from ..languages import PAPER_LANGUAGES
 from .base import BackendConfig, MissingLanguageTokens, TranslationError, Translator

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.translation import random_model
-from pipeline.translation.backends import base
+from pipeline.translation import backends, random_model
 
 LANGS = ["fra_Latn", "vie_Latn", "arb_Arab", "zho_Hans", "deu_Latn"]
 
@@ -53,8 +52,8 @@ def tiny_settings(settings, nllb_dir):
     settings.TRANSLATION_CHUNK_SIZE = 4
     settings.TRANSLATION_SAMPLES_PER_SPLIT = 6
     yield settings
-    base.clear_cache()
+    backends.clear_cache()
 
 
 def config(backend: str = "transformers", **overrides):
-    return base.BackendConfig.from_settings(backend=backend, max_new_tokens=12, **overrides)
+    return backends.BackendConfig.from_settings(backend=backend, max_new_tokens=12, **overrides)

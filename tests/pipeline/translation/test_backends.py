@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from pipeline.translation import backends
 from pipeline.translation import languages as langs
 from pipeline.translation.backends import base
 from pipeline.translation.backends.ctranslate2 import converted_dir
@@ -29,7 +30,7 @@ TEXTS = [
 
 @pytest.mark.parametrize("backend", ["transformers", "ctranslate2"])
 def test_a_shuffled_batch_comes_back_in_its_own_order(tiny_settings, backend):
-    translator = base.get_translator(config(backend))
+    translator = backends.get_translator(config(backend))
     straight = translate_texts(translator, TEXTS, "fra_Latn").texts
     order = list(range(len(TEXTS)))
     random.Random(3).shuffle(order)
@@ -41,26 +42,26 @@ def test_a_shuffled_batch_comes_back_in_its_own_order(tiny_settings, backend):
 
 
 def test_ctranslate2_is_converted_once_beside_the_model_by_hash_and_quantization(tiny_settings, nllb_dir):
-    translator = base.get_translator(config("ctranslate2"))
+    translator = backends.get_translator(config("ctranslate2"))
     assert translator.ct2_path == converted_dir(nllb_dir, "int8")
     assert translator.ct2_path.parent == nllb_dir.parent / f"{nllb_dir.name}.ctranslate2"
     stamp = (translator.ct2_path / "model.bin").stat().st_mtime_ns
-    base.clear_cache()
-    again = base.get_translator(config("ctranslate2"))
+    backends.clear_cache()
+    again = backends.get_translator(config("ctranslate2"))
     assert (again.ct2_path / "model.bin").stat().st_mtime_ns == stamp  # found, not converted again
-    float32 = base.get_translator(config("ctranslate2", quantization="float32"))
+    float32 = backends.get_translator(config("ctranslate2", quantization="float32"))
     assert float32.ct2_path != translator.ct2_path and float32.ct2_path.name.endswith("-float32")
 
 
 def test_ctranslate2_in_float32_gives_what_transformers_gives(tiny_settings):
-    reference = base.get_translator(config("transformers"))
-    fast = base.get_translator(config("ctranslate2", quantization="float32"))
+    reference = backends.get_translator(config("transformers"))
+    fast = backends.get_translator(config("ctranslate2", quantization="float32"))
     for text in TEXTS[:4]:  # one at a time: no padding differences
         assert fast.translate_batch([text], "vie_Latn") == reference.translate_batch([text], "vie_Latn")
 
 
 def test_the_forced_target_language_is_used(tiny_settings):
-    translator = base.get_translator(config("transformers"))
+    translator = backends.get_translator(config("transformers"))
     seen = []
     generate = translator.model.generate
 
@@ -78,12 +79,12 @@ def test_the_forced_target_language_is_used(tiny_settings):
     fra, zho = (translator.tokenizer.convert_tokens_to_ids(code) for code in ("fra_Latn", "zho_Hans"))
     assert seen == [(fra, [fra] * 3), (zho, [zho] * 3)]
     assert french != chinese
-    fast = base.get_translator(config("ctranslate2"))
+    fast = backends.get_translator(config("ctranslate2"))
     assert fast.translate_batch(TEXTS[:3], "fra_Latn") != fast.translate_batch(TEXTS[:3], "zho_Hans")
 
 
 def test_long_texts_are_split_at_sentences_and_rejoined(tiny_settings):
-    translator = Recording(base.get_translator(config("transformers")))
+    translator = Recording(backends.get_translator(config("transformers")))
     long = " ".join(TEXTS)  # 8 sentences, about 70 tokens: over the limit of 20
     result = translate_texts(translator, [long, "Short one."], "fra_Latn", max_input_tokens=20)
     sent = translator.sent
@@ -105,7 +106,7 @@ def _in_text_order(pieces, text):
 
 
 def test_options_newlines_numbers_and_placeholders_survive(tiny_settings):
-    translator = Recording(base.get_translator(config("transformers")))
+    translator = Recording(backends.get_translator(config("transformers")))
     text = "Which colour is the car?\n(A) red\n(B) blue\n\nAnswer with {letter} for <image> 2.\n42"
     out = translate_texts(translator, [text, "", "   ", "3", "(C) 12.5"], "fra_Latn").texts
     lines = out[0].split("\n")
@@ -118,7 +119,7 @@ def test_options_newlines_numbers_and_placeholders_survive(tiny_settings):
 
 
 def test_each_distinct_string_is_sent_once_and_a_known_one_not_at_all(tiny_settings):
-    translator = Recording(base.get_translator(config("transformers")))
+    translator = Recording(backends.get_translator(config("transformers")))
     texts = ["Describe the image briefly."] * 50 + ["What is it?", "yes", "yes", "Describe the image briefly."]
     first = translate_texts(translator, texts, "fra_Latn")
     assert sorted(translator.sent) == sorted(["Describe the image briefly.", "What is it?", "yes"])
@@ -129,7 +130,7 @@ def test_each_distinct_string_is_sent_once_and_a_known_one_not_at_all(tiny_setti
 
 
 def test_batches_are_sorted_by_length_within_the_token_budget(tiny_settings):
-    translator = Recording(base.get_translator(config("transformers")))
+    translator = Recording(backends.get_translator(config("transformers")))
     translate_texts(translator, TEXTS, "fra_Latn", batch_tokens=40)
     sizes = [translator.count_tokens(batch) for _, batch in translator.batches]
     assert len(sizes) > 1
@@ -142,13 +143,13 @@ def test_unknown_codes_missing_tokens_and_missing_models_are_refused(tiny_settin
     with pytest.raises(langs.UnknownLanguage, match="xx, klingon"):
         langs.resolve(["fr", "xx", "klingon"])
     assert [lang.code for lang in langs.resolve(["vie_Latn", "fr"])] == ["fr", "vi"]
-    translator = base.get_translator(config("transformers"))
+    translator = backends.get_translator(config("transformers"))
     with pytest.raises(base.MissingLanguageTokens, match="ita_Latn"):
         translator.check_languages(["fra_Latn", "ita_Latn"])
     with pytest.raises(base.MissingLanguageTokens, match="eng_Latn"):
-        base.get_translator(config("transformers", model=str(plain_model_dir))).check_languages(["fra_Latn"])
+        backends.get_translator(config("transformers", model=str(plain_model_dir))).check_languages(["fra_Latn"])
     with pytest.raises(base.ModelNotFound, match="does not exist"):
-        base.get_translator(config("ctranslate2", model=str(tmp_path / "nowhere" / "model")))
+        backends.get_translator(config("ctranslate2", model=str(tmp_path / "nowhere" / "model")))
     with pytest.raises(base.ModelNotFound, match="neither a local folder nor in the Hugging Face cache"):
         base.resolve_model_dir("nobody-has/this-model-here")
 
@@ -159,7 +160,7 @@ def test_the_openai_backend_against_a_local_server(settings, db):
         settings.OPENAI_BASE_URL = server.base_url
         settings.PARAPHRASE_REQUESTS_PER_MINUTE = 0
         settings.PARAPHRASE_TOKENS_PER_MINUTE = 0
-        translator = base.get_translator(config("openai", model="fake-translator"))
+        translator = backends.get_translator(config("openai", model="fake-translator"))
         texts = ["What is it?\n(A) a cat\n(B) a dog", "What is it?\n(A) a cat\n(B) a dog", "Describe it."]
         out = translate_texts(translator, texts, "vie_Latn").texts
         assert out[0] == out[1] == "[vie_Latn] What is it?\n(A) [vie_Latn] a cat\n(B) [vie_Latn] a dog"
@@ -167,4 +168,4 @@ def test_the_openai_backend_against_a_local_server(settings, db):
         asked = sorted(hit.data["text"] for hit in server.hits)
         assert asked == ["Describe it.", "What is it?", "a cat", "a dog"]  # each distinct piece once
         assert {hit.data["target_language"] for hit in server.hits} == {"Vietnamese"}
-        base.clear_cache()
+        backends.clear_cache()

@@ -6,7 +6,7 @@ import orjson
 import pytest
 from datasets import load_dataset
 
-from pipeline import export as exports
+from pipeline.export import writer as exports
 from pipeline.models import Language, TranslationUnusable
 from pipeline.translation import plan as plans
 from pipeline.translation import runner

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from pipeline.jobs import run_job
+from pipeline.jobs.runner import run_job
 from pipeline.models import Job, JobStatus, TranslatedInstruction, Translation, TranslationCache, TranslationSelection
+from pipeline.translation import backends, runner
 from pipeline.translation import plan as plans
-from pipeline.translation import runner
 from pipeline.translation.backends import base
 
 from .data import POOL, translated_task
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def recording(tiny_settings, monkeypatch):
     """Every chunk's translator, recorded; `recording.fail_after_batches = n` kills the next chunk there."""
-    real = base.get_translator(base.BackendConfig.from_settings(max_new_tokens=12))
+    real = backends.get_translator(backends.BackendConfig.from_settings(max_new_tokens=12))
     spy = Recording(real)
     monkeypatch.setattr(runner, "get_translator", lambda config: spy)
     return spy

@@ -19,5 +19,5 @@ def unseed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("pipeline", "0003_translation")]
+    dependencies = [("pipeline", "0004_translation")]
     operations = [migrations.RunPython(seed, unseed)]

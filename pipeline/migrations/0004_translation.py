@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('annotator', '0002_role_groups'),
-        ('pipeline', '0002_paraphrase_budget'),
+        ('pipeline', '0003_job_task_names'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
