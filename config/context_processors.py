@@ -16,6 +16,8 @@ NAV_ITEMS = (
     ("Samples", "sample-list", "admin"),
     ("Imports", "import-list", "admin"),
     ("Paraphrase", "paraphrase-start", "admin"),
+    ("Translation", "translation", "admin"),
+    ("Translations", "translation-results-index", "reviewer"),
     ("Review", "review-queue", "reviewer"),
     ("QC dashboard", "qc-dashboard", "admin"),
     ("Sent back by QC", "qc-returned", "annotator"),

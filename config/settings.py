@@ -255,6 +255,25 @@ EVAL_ENDPOINT_MAX_OUTPUT_TOKENS = env.int("EVAL_ENDPOINT_MAX_OUTPUT_TOKENS", def
 # --- models ---------------------------------------------------------------------------------
 TRANSLATION_MODEL = env.str("TRANSLATION_MODEL", default="facebook/nllb-200-distilled-1.3B")
 
+# --- Stage IV translation (pipeline.translation) -------------------------------------------
+# transformers (the reference), ctranslate2 (the fast path) or openai (any OpenAI-compatible endpoint,
+# through the paraphrase stage's client and limits; TRANSLATION_MODEL then names the chat model).
+TRANSLATION_BACKEND = env.str("TRANSLATION_BACKEND", default="transformers")
+TRANSLATION_MIN_BLEU = env.float("TRANSLATION_MIN_BLEU", default=20.0)  # the paper keeps BLEU > 20
+TRANSLATION_DEVICE = env.str("TRANSLATION_DEVICE", default="auto")  # auto, cpu, cuda, cuda:1
+# transformers: auto = bf16 on GPU, fp32 on CPU. ctranslate2: auto = int8 on CPU, int8_float16 on GPU.
+TRANSLATION_DTYPE = env.str("TRANSLATION_DTYPE", default="auto")
+TRANSLATION_CT2_QUANTIZATION = env.str("TRANSLATION_CT2_QUANTIZATION", default="auto")
+TRANSLATION_CT2_DIR = env.str("TRANSLATION_CT2_DIR", default="")  # empty: beside the model
+TRANSLATION_THREADS = env.int("TRANSLATION_THREADS", default=0)  # CPU threads; 0: the library's default
+TRANSLATION_BEAM_SIZE = env.int("TRANSLATION_BEAM_SIZE", default=4)
+TRANSLATION_BATCH_TOKENS = env.int("TRANSLATION_BATCH_TOKENS", default=4096)  # source tokens per batch
+TRANSLATION_MAX_INPUT_TOKENS = env.int("TRANSLATION_MAX_INPUT_TOKENS", default=200)  # longer: split at sentences
+TRANSLATION_SAMPLES_PER_SPLIT = env.int("TRANSLATION_SAMPLES_PER_SPLIT", default=500)
+TRANSLATION_SEED = env.int("TRANSLATION_SEED", default=1234)
+TRANSLATION_CHUNK_SIZE = env.int("TRANSLATION_CHUNK_SIZE", default=100)  # samples per (task, split, language) chunk
+TRANSLATION_WORKERS = env.int("TRANSLATION_WORKERS", default=1)  # gpu-queue workers, for the time estimate
+
 # --- security (check --deploy clean when DEBUG is off) --------------------------------------
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not TESTING)

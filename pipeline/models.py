@@ -1,4 +1,4 @@
-"""Images, samples in the unified M3IT record, long-running jobs and exports."""
+"""Images, samples in the unified M3IT record, long-running jobs, exports and translations."""
 
 from __future__ import annotations
 
@@ -168,6 +168,9 @@ class Export(models.Model):
     requested = models.JSONField(default=dict, blank=True, help_text="What the admin asked for.")
     included = models.JSONField(default=list, blank=True, help_text="Splits written, with counts.")
     excluded = models.JSONField(default=list, blank=True, help_text="Asked-for splits left out, with the reason.")
+    translated = models.JSONField(
+        default=list, blank=True, help_text="M3IT-80 files (translated splits, English sources, pools) written."
+    )
     digest = models.CharField(max_length=64, blank=True, help_text="sha256 over all files, in path order.")
     size_bytes = models.PositiveBigIntegerField(default=0)
     file_count = models.PositiveIntegerField(default=0)
@@ -214,3 +217,129 @@ class ParaphraseBudget(models.Model):
     @property
     def reserved_usd(self) -> float:
         return self.reserved_micro_usd / 1e6
+
+
+# --- Stage IV: translation (pipeline.translation) ---------------------------------------------
+
+
+class Language(models.Model):
+    """A target language of Stage IV. The paper's 80 are seeded by a data migration; adding one is a row."""
+
+    code = models.CharField(max_length=12, unique=True, help_text="Short code used in file names, e.g. fr, fuv.")
+    nllb_code = models.CharField(max_length=16, unique=True, help_text="NLLB/FLORES-200 code, e.g. fra_Latn.")
+    name = models.CharField(max_length=100)
+    script = models.CharField(max_length=8, help_text="ISO 15924 script of the NLLB code, e.g. Latn, Arab.")
+    rtl = models.BooleanField(default=False, help_text="Written right to left (shown with dir=rtl).")
+    flores_bleu = models.FloatField(null=True, blank=True, help_text="English->X BLEU on FLORES (score_languages).")
+    flores_scored_at = models.DateTimeField(null=True, blank=True)
+    flores_model = models.CharField(max_length=300, blank=True, help_text="The model that got flores_bleu.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.nllb_code})"
+
+    @property
+    def passes(self) -> bool | None:
+        """The paper's rule (BLEU > TRANSLATION_MIN_BLEU); None while it has not been scored here."""
+        if self.flores_bleu is None:
+            return None
+        return self.flores_bleu > settings.TRANSLATION_MIN_BLEU
+
+
+class TranslationSelection(models.Model):
+    """The English source samples of one (task, split) chosen for translation: seeded and recorded,
+    so the translated set can be rebuilt and every run translates the same rows."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="translation_selections")
+    split = models.CharField(max_length=5, choices=Split.choices)
+    seed = models.BigIntegerField()
+    limit = models.PositiveIntegerField(null=True, blank=True, help_text="None: the whole split.")
+    split_size = models.PositiveIntegerField(help_text="Samples in the split when the selection was drawn.")
+    sample_ids = models.JSONField(default=list, help_text="Chosen sample ids, ascending.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["task", "split"]
+        constraints = [models.UniqueConstraint(fields=["task", "split"], name="unique_translation_selection")]
+
+    def __str__(self) -> str:
+        return f"{self.task.slug}/{self.split}: {len(self.sample_ids)} samples"
+
+
+class Translation(models.Model):
+    """One sample in one language: its instruction, inputs and outputs translated, and how."""
+
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="translations")
+    language = models.ForeignKey(Language, on_delete=models.PROTECT, related_name="translations")
+    instruction = models.TextField(blank=True)
+    inputs = models.TextField(blank=True)
+    outputs = models.TextField(blank=True)
+    backend = models.CharField(max_length=20)
+    model = models.CharField(max_length=300)
+    seconds = models.FloatField(default=0.0, help_text="Model time spent on this sample's new strings.")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sample", "language"]
+        constraints = [models.UniqueConstraint(fields=["sample", "language"], name="unique_sample_translation")]
+        indexes = [models.Index(fields=["language", "sample"], name="translation_language_sample")]
+
+    def __str__(self) -> str:
+        return f"{self.sample_id} -> {self.language_id}"
+
+
+class TranslatedInstruction(models.Model):
+    """One instruction of a task's pool in one language (the translated pool of (task, language))."""
+
+    instruction = models.ForeignKey(Instruction, on_delete=models.CASCADE, related_name="translations")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="translated_instructions")
+    language = models.ForeignKey(Language, on_delete=models.PROTECT, related_name="instructions")
+    text = models.TextField()
+    backend = models.CharField(max_length=20)
+    model = models.CharField(max_length=300)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["task", "language", "instruction"]
+        constraints = [
+            models.UniqueConstraint(fields=["instruction", "language"], name="unique_instruction_translation")
+        ]
+
+
+class TranslationCache(models.Model):
+    """Every string a model translated, by (backend, model, language, sha256 of the text): no rerun
+    and no second task pays for the same string twice."""
+
+    backend = models.CharField(max_length=20)
+    model = models.CharField(max_length=300)
+    language = models.CharField(max_length=16, help_text="NLLB code of the target.")
+    text_hash = models.CharField(max_length=64)
+    source = models.TextField()
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["backend", "model", "language", "text_hash"], name="unique_translation_cache"
+            )
+        ]
+
+
+class TranslationUnusable(models.Model):
+    """A reviewer's verdict that a task's translation into a language is not usable: kept out of exports."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="unusable_translations")
+    language = models.ForeignKey(Language, on_delete=models.CASCADE, related_name="unusable_marks")
+    note = models.TextField()
+    marked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    marked_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "language"], name="unique_unusable_translation")]

@@ -405,6 +405,56 @@ MATRIX: list[Row] = [
         expect(404, annotator=404, reviewer=404, admin=202, other=404),
         data=lambda w: _paraphrase_request(w),
     ),
+    # --- pipeline: translation (admins run it; a task's reviewer browses and judges its results) ---
+    Row("translation", "get", ADMIN_ONLY_WEB),
+    Row(
+        "translation",
+        "post",  # no model under TRANSLATION_MODEL here: refused with the reason, nothing started
+        expect(LOGIN, annotator=404, reviewer=404, admin=400, other=404),
+        data=lambda w: {"languages": "fr"},
+    ),
+    Row("translation-calibrate", "post", expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404)),
+    Row(
+        "translation-task-flag",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        kwargs=lambda w: {"slug": w.task_a.slug},
+        data=lambda w: {"translated": "1"},
+    ),
+    Row("translation-job", "get", ADMIN_ONLY_WEB, kwargs=lambda w: {"pk": _translation_job(w).pk}),
+    Row(
+        "translation-cancel",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        kwargs=lambda w: {"pk": _translation_job(w).pk},
+    ),
+    Row(
+        "translation-resume",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        kwargs=lambda w: {"pk": _translation_job(w).pk},
+    ),
+    Row("translation-results-index", "get", expect(LOGIN, annotator=404, reviewer=200, admin=200, other=404)),
+    Row(
+        "translation-results",
+        "get",
+        expect(LOGIN, annotator=404, reviewer=200, admin=200, other=404),
+        kwargs=lambda w: {"slug": w.task_a.slug, "code": "fr"},
+    ),
+    Row(
+        "translation-unusable",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=302, admin=302, other=404),
+        kwargs=lambda w: {"slug": w.task_a.slug, "code": "fr"},
+        data=lambda w: {"note": "garbled"},
+    ),
+    Row(
+        "api-translation",
+        "post",
+        expect(404, annotator=404, reviewer=404, admin=200, other=404),
+        data=lambda w: {"dry_run": True, "tasks": [w.task_a.slug], "languages": ["fr"]},
+    ),
+    Row("api-translation-languages", "get", API_READ),
     # --- qc: review queue, review page, dashboard, split history, API ---------------------------
     Row("review-queue", "get", expect(LOGIN, annotator=404, reviewer=200, admin=200, other=404)),
     Row(
@@ -583,6 +633,18 @@ def _paraphrase_job(w: World) -> Job:
         created_by=w.users["admin"],
         task=w.task_a,
         params={"splits": [f"{w.task_a.slug}/train"]},
+    )
+
+
+def _translation_job(w: World) -> Job:
+    """A finished translation job an admin started on task A."""
+    return Job.objects.create(
+        kind=JobKind.TRANSLATE,
+        task_name="pipeline.translation.tasks.translate_run",
+        created_by=w.users["admin"],
+        task=w.task_a,
+        status="succeeded",
+        params={"tasks": [w.task_a.slug], "languages": ["fr"], "backend": "transformers", "model": "none"},
     )
 
 

@@ -21,8 +21,9 @@ How it keeps its promises:
   are read through storage by a small thread pool while the current chunk is encoded, so memory
   holds at most two chunks whatever the size.
 
-Translated splits (M3IT-80: data/<task>/<task>_<split>_<lang>.jsonl) would be more planned files
-with their own path and query; the writer does not care where a file's records come from.
+Translated splits (M3IT-80, pipeline.translation.m3it80) are more planned files with their own path
+and query: data/<task>/<task>_<split>_<lang>.jsonl, the English sources data/<task>/<split>_500.jsonl and
+the pools data/instructions/<lang>.jsonl, written by the same streaming, checkpointed writer.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from pipeline.export.record import build_record, encode_image, encode_line
 from pipeline.jobs.runner import Progress, start_job
 from pipeline.media.images import read_image_bytes
 from pipeline.models import Export, Image, JobKind, Sample, SampleImage, SampleQCState
+from pipeline.translation import m3it80
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 SPLIT_FILES = {Split.TRAIN: "train.jsonl", Split.VAL: "val.jsonl", Split.TEST: "test.jsonl"}
@@ -151,10 +153,15 @@ class Plan:
     requested: dict[str, Any]
     included: list[dict[str, Any]] = field(default_factory=list)
     excluded: list[dict[str, Any]] = field(default_factory=list)
+    translated: list[dict[str, Any]] = field(default_factory=list)  # M3IT-80 files
 
     @property
     def records(self) -> int:
         return sum(item["records"] for item in self.included)
+
+    @property
+    def translated_records(self) -> int:
+        return sum(item["records"] for item in self.translated if item["kind"] != "pool")
 
     @property
     def estimated_bytes(self) -> int:
@@ -238,6 +245,8 @@ def plan_export(task_slugs: list[str] | None = None, splits: list[str] | None = 
                     "estimated_bytes": int(image_bytes.get((task.pk, split), 0) * BASE64_GROWTH),
                 }
             )
+    plan.translated, left_out = m3it80.plan_translated(plan.included)
+    plan.excluded += left_out
     return plan
 
 
@@ -256,7 +265,7 @@ def start_export(
             "pipeline.export.tasks.export_dataset",
             user=user,
             params=params,
-            total=plan.records,
+            total=plan.records + plan.translated_records,
             message="Export queued.",
         )
         return Export.objects.create(
@@ -265,6 +274,7 @@ def start_export(
             requested=plan.requested,
             included=plan.included,
             excluded=plan.excluded,
+            translated=plan.translated,
             created_by=user if getattr(user, "is_authenticated", False) else None,
         )
 
@@ -453,8 +463,13 @@ def write_split(
     pool: ThreadPoolExecutor,
     chunk_size: int = CHUNK_SIZE,
     after_chunk: Callable[[], None] | None = None,
+    chunks_from: Callable[[int], Iterator[list[tuple[Sample, list[Image]]]]] | None = None,
+    record: Callable[[Sample, dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Write (or finish) one split file; returns its manifest entry plus the record count."""
+    """Write (or finish) one split file; returns its manifest entry plus the record count.
+
+    `chunks_from(after_id)` gives the samples another way (M3IT-80 selections), `record` turns each
+    built record into what the file holds (its translation)."""
     relative = item["path"]
     path = work / relative
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -482,13 +497,17 @@ def write_split(
         writer = ChunkWriter(handle, digest, state_path, offset, records)
         writer.start()
         try:
-            chunks = sample_chunks(item["task"], item["split"], last_id, item["max_id"], chunk_size)
+            if chunks_from is not None:
+                chunks = chunks_from(last_id)
+            else:
+                chunks = sample_chunks(item["task"], item["split"], last_id, item["max_id"], chunk_size)
             for chunk in encoded_chunks(chunks, pool):
                 # One line at a time into the chunk's buffer: orjson over-allocates each result
                 # (~16x a long string), so holding a chunk of separate lines would cost far more memory.
                 block = bytearray()
                 for sample, images in chunk:
-                    block += encode_line(build_record(sample, encoded=images))
+                    built = build_record(sample, encoded=images)
+                    block += encode_line(record(sample, built) if record else built)
                 writer.put(block, chunk[-1][0].pk, len(chunk))
                 counters.records += len(chunk)
                 counters.bytes += len(block)
@@ -581,6 +600,26 @@ def _write_all(export: Export, work: Path, counters: Counters, chunk_size: int, 
             )
             item["records"] = entry.pop("records")
             item["sha256"], item["size"] = entry["sha256"], entry["size"]
+            files.append(entry)
+            counters.report(f"Wrote {item['path']}")
+        for item in export.translated:  # M3IT-80: pools, English sources, translated splits
+            if item["kind"] == "pool":
+                files.append(_write_small(work, item["path"], m3it80.pool_bytes(item), counters))
+                continue
+            translate = None
+            if item["kind"] == "translation":
+                code = item["language"]
+                translate = lambda sample, built, code=code: m3it80.translate_record(built, sample, code)  # noqa: E731
+            entry = write_split(
+                work,
+                item,
+                counters,
+                pool,
+                chunk_size,
+                chunks_from=lambda after, item=item: m3it80.selection_chunks(item, after, chunk_size),
+                record=translate,
+            )
+            entry.pop("records")
             files.append(entry)
             counters.report(f"Wrote {item['path']}")
     card = render_card(export, tasks, pools)
@@ -679,6 +718,11 @@ def build_manifest(export: Export, tasks: dict[str, Task], files: list[dict[str,
         "requested": export.requested,
         "tasks": list(task_entries.values()),
         "excluded": export.excluded,
+        **(
+            {"translation": m3it80.manifest_section(export.translated, _translation_excluded(export))}
+            if export.translated
+            else {}
+        ),
         "files": files,
         "totals": {
             "records": sum(i["records"] for i in export.included),
@@ -711,6 +755,10 @@ def instruction_statistics(tasks: list[Task], pools: dict[int, list[str]]) -> di
     }
 
 
+def _translation_excluded(export: Export) -> list[dict[str, Any]]:
+    return [e for e in export.excluded if "language" in e]
+
+
 def render_card(export: Export, tasks: dict[str, Task], pools: dict[int, list[str]]) -> str:
     """The dataset card (README.md). Built only from data, so two exports of one state match."""
     rows: dict[str, dict[str, Any]] = {}
@@ -737,6 +785,9 @@ def render_card(export: Export, tasks: dict[str, Task], pools: dict[int, list[st
             "held_out": [t.slug for t in ordered_tasks if not t.held_in],
             "instructions": instruction_statistics(ordered_tasks, pools),
             "excluded": export.excluded,
+            "translation": m3it80.manifest_section(export.translated, _translation_excluded(export))
+            if export.translated
+            else None,
         },
     )
 

@@ -15,6 +15,8 @@ message), so one run can mix well-behaved and misbehaving requests:
     [inject]        text that follows an injected instruction
     [drop]          a fluent sentence that leaves the answer out
 
+A translation request (a data block with `text` and `target_code`) is answered `[<code>] <text>`.
+
 Every request is recorded in `hits` (question, status, time). `rate_limit_every=n` answers every
 n-th request with 429, whatever it asks (benchmarks). `latency` is added to every response except
 429s, which a rate limiter sends before any work is done.
@@ -170,7 +172,13 @@ class FakeLLM:
         if "[junk-always]" in question or ("[junk]" in question and nth == 1):
             return 200, {}, b'{"id": "x", "choices": [ {"message": '
         custom = self.responder(body) if self.responder else None
-        text = custom if custom is not None else misbehaving_answer(question, answer) or normal_answer(question, answer)
+        data = _data_block(body)
+        if custom is not None:
+            text = custom
+        elif "target_code" in data:  # a translation request (pipeline.translation.backends.openai)
+            text = f"[{data['target_code']}] {data.get('text', '')}"
+        else:
+            text = misbehaving_answer(question, answer) or normal_answer(question, answer)
         prompt_chars = sum(len(_text_of(m.get("content"))) for m in body.get("messages", []))
         payload = {
             "id": f"chatcmpl-{count}",
