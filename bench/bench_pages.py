@@ -245,6 +245,29 @@ def pages(world: World) -> list[tuple[str, Any, str]]:
     ]
 
 
+class BufferCounter:
+    """Runs each SELECT of a request once more under EXPLAIN (ANALYZE, BUFFERS) and adds up the 8 kB pages
+    it touched: the work a page asks of the database, which, unlike time, does not depend on how busy
+    the machine is. Constant pages touch about as many buffers at N as at N/10."""
+
+    def __init__(self) -> None:
+        self.buffers = 0
+        self.worst: tuple[int, str] = (0, "")
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        if not many and sql.lstrip().upper().startswith("SELECT"):
+            with context["connection"].connection.cursor() as cursor:  # a plain cursor of the same session
+                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", params)
+                plan = cursor.fetchone()[0]
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            top = plan[0]["Plan"]
+            touched = int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0))
+            self.buffers += touched
+            self.worst = max(self.worst, (touched, sql[:160]))
+        return result
+
+
 class QueryCounter:
     """Counts queries and the seconds spent waiting for them (the database's share of a request)."""
 
@@ -276,6 +299,9 @@ def measure(world: World, repeat: int) -> dict[str, dict[str, float]]:
         with connection.execute_wrapper(executed):
             response = client.get(url)
         assert response.status_code == 200, (name, url, response.status_code)
+        buffers = BufferCounter()
+        with connection.execute_wrapper(buffers):
+            client.get(url)
         times, sql, cpu = [], [], []
         timer = QueryCounter()
         with connection.execute_wrapper(timer):
@@ -289,7 +315,8 @@ def measure(world: World, repeat: int) -> dict[str, dict[str, float]]:
         times.sort()
         p95 = times[min(len(times) - 1, max(0, round(0.95 * len(times)) - 1))]
         results[name] = {"p50": statistics.median(times), "p95": p95, "queries": executed.n,
-                         "sql_p50": statistics.median(sql), "cpu_p50": statistics.median(cpu)}  # fmt: skip
+                         "sql_p50": statistics.median(sql), "cpu_p50": statistics.median(cpu),
+                         "buffers": buffers.buffers, "worst_query": buffers.worst}  # fmt: skip
     return results
 
 
@@ -399,14 +426,19 @@ def report(small: int, large: int, runs: dict[tuple[int, str], dict[str, dict[st
         a, b = runs[(small, phase)], runs[(large, phase)]
         print(f"\n{phase} (no VACUUM yet)" if phase == "after fill" else f"\n{phase}")
         print(f"  {'page':<26} {'q':>5} {'p50 N/10':>9} {'p95 N/10':>9} {'p50 N':>8} {'p95 N':>8} {'ratio':>6}"
-              f" {'sql N/10':>9} {'sql N':>8}")  # fmt: skip
+              f" {'sql N/10':>9} {'sql N':>8} {'buf N/10':>9} {'buf N':>8}")  # fmt: skip
         for name in names:
             ratio = b[name]["p95"] / a[name]["p95"] if a[name]["p95"] else float("nan")
             queries = f"{b[name]['queries']}" if a[name]["queries"] == b[name]["queries"] else (
                 f"{a[name]['queries']}>{b[name]['queries']}")  # fmt: skip
             print(f"  {name:<26} {queries:>5} {a[name]['p50']:>8.1f}  {a[name]['p95']:>8.1f}  "
                   f"{b[name]['p50']:>7.1f}  {b[name]['p95']:>7.1f}  {ratio:>5.2f} "
-                  f"{a[name]['sql_p50']:>8.1f}  {b[name]['sql_p50']:>7.1f}")  # fmt: skip
+                  f"{a[name]['sql_p50']:>8.1f}  {b[name]['sql_p50']:>7.1f}  "
+                  f"{a[name]['buffers']:>8}  {b[name]['buffers']:>7}")  # fmt: skip
+        grew = sorted(names, key=lambda n: b[n]["buffers"] / max(a[n]["buffers"], 1), reverse=True)[:3]
+        for name in grew:
+            print(f"  most buffers grown: {name}: {a[name]['buffers']} -> {b[name]['buffers']}; "
+                  f"largest query at N: {b[name]['worst_query'][0]} buffers: {b[name]['worst_query'][1]}")  # fmt: skip
         worst = max(names, key=lambda n: b[n]["p95"])
         print(f"  slowest p95 at N={large:,}: {worst} {b[worst]['p95']:.1f} ms; "
               f"largest ratio {max(b[n]['p95'] / a[n]['p95'] for n in names):.2f}")  # fmt: skip
