@@ -171,3 +171,19 @@ def test_recount_rebuilds_counters_that_drifted(capsys):
     assert split_of("drifted").sample_count == 3
     assert_counters_match()
     assert "1 of" in capsys.readouterr().out
+
+
+def test_an_import_that_grows_a_table_a_lot_analyzes_it_on_postgresql(import_root, tasks):  # noqa: F811
+    from django.db import connection
+
+    write_synthetic_vqa(import_root / "vqa", 5)
+    outcome = importer_for("vqa-v2", "vqa-v2", "train", "vqa").run()
+    if connection.vendor != "postgresql":
+        assert outcome.analyzed == []  # nothing to do: SQLite plans without these statistics
+        return
+    assert set(outcome.analyzed) >= {"pipeline_sample", "pipeline_sampleimage"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'pipeline_sample'")
+        assert cursor.fetchone()[0] == 5  # the planner knows the rows the import added
+    # A rerun adds nothing: no ANALYZE.
+    assert importer_for("vqa-v2", "vqa-v2", "train", "vqa").run().analyzed == []
