@@ -2,7 +2,7 @@
 after VACUUM ANALYZE; then the three busiest pages through gunicorn with wrk on loopback.
 
     .venv/bin/python bench/bench_pages.py            # quick: 100k then 1M samples
-    .venv/bin/python bench/bench_pages.py --full     # 1M then 10M samples (about 25 GB of disk, an hour)
+    .venv/bin/python bench/bench_pages.py --full     # 1M then 10M samples (roughly 10 GB of disk; an hour or more)
     .venv/bin/python bench/bench_pages.py --size 200000 --repeat 10 --wsgi-seconds 5
 
 Needs PostgreSQL (--server, default postgres://postgres@127.0.0.1:5432) and creates, then drops, its own
