@@ -20,6 +20,7 @@ and fails under CI=true.
 
 from __future__ import annotations
 
+import bisect
 import os
 import secrets
 import shutil
@@ -48,7 +49,7 @@ from tests.pipeline.imports.test_import_runs import write_synthetic_vqa
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parent.parent
-LIMIT, WINDOW, JITTER = 5, 2, 0.5  # the shared limit; JITTER: grant in Redis to arrival at the server
+LIMIT, WINDOW = 5, 2  # the shared limit: requests per window (seconds)
 
 
 def missing(message: str) -> None:
@@ -126,8 +127,8 @@ def hosts_that_called(peers: Path, port: int, net: dict[str, str]) -> set[str]:
     return {host for host in ("a", "b") if net[f"{host}_addr"] in seen}
 
 
-def tightest_window(arrivals: list[float]) -> float:
-    return min(b - a for a, b in zip(arrivals, arrivals[LIMIT:], strict=False))
+def most_within(arrivals: list[float], seconds: float) -> int:
+    return max(bisect.bisect_left(arrivals, start + seconds) - i for i, start in enumerate(arrivals))
 
 
 def paraphrase_over_two_hosts(llm: FakeLLM, peers: Path, net: dict[str, str], host_a: WorkerProcess) -> None:
@@ -154,7 +155,11 @@ def paraphrase_over_two_hosts(llm: FakeLLM, peers: Path, net: dict[str, str], ho
     asked = Counter(hit.question for hit in llm.hits)
     assert len(asked) == total and sum(asked.values()) <= total + 3  # again: at most a chunk in flight
     arrivals = sorted(hit.at for hit in llm.hits)
-    assert tightest_window(arrivals) >= WINDOW - JITTER, "the shared limit did not hold across the two hosts"
+    # Shared: 3 windows hold at most 3 windows' grants plus a burst that arrived late (see
+    # test_shared_rate_limit); two hosts with their own buckets could send twice that. And 30 requests at
+    # 5 per window cannot all arrive within fewer than 5 windows.
+    assert most_within(arrivals, 3 * WINDOW) <= 4 * LIMIT, "the shared limit did not hold across the two hosts"
+    assert arrivals[-1] - arrivals[0] >= (total / LIMIT - 1) * WINDOW - 0.5
     assert counts.stored() == counts.counted()
 
 

@@ -1,14 +1,15 @@
 """N worker processes share one requests-per-window limit through Redis (pipeline.paraphrase.ratelimit).
 
 Three separate processes each send 6 requests, all at once, to the local OpenAI-compatible server with
-a limit of 5 requests per 2-second window. Shared through Redis, the server never sees more than 5
-arrivals within a window (any 6 consecutive arrivals span at least the window, less a little network
-jitter); with per-process limiters (no Redis: the filesystem broker's fallback) the same three processes
-together send about three times as fast, which the same check catches.
+a limit of 5 requests per 2-second window. Shared through Redis, the 18 requests take at least three
+windows and no 2 seconds see more than two windows' bursts; with per-process limiters (no Redis: the
+filesystem broker's fallback) the same three processes send 15 at once and finish within a second,
+which the same checks catch.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import subprocess
@@ -79,9 +80,13 @@ def run_clients(server: FakeLLM, redis: str, key: str) -> list[float]:
     return arrivals
 
 
-def tightest_window(arrivals: list[float]) -> float:
-    """The shortest time in which LIMIT + 1 requests arrived."""
-    return min(b - a for a, b in zip(arrivals, arrivals[LIMIT:], strict=False))
+def most_within(arrivals: list[float], seconds: float) -> int:
+    """The most requests that arrived within any `seconds`."""
+    return max(bisect.bisect_left(arrivals, start + seconds) - i for i, start in enumerate(arrivals))
+
+
+# 18 requests at 5 per window: granted at 0, 2, 4 and 6 s at the earliest, so they cannot all arrive sooner.
+SHORTEST_SHARED_RUN = (PROCESSES * EACH / LIMIT - 1) * WINDOW - JITTER
 
 
 def test_make_limiter_picks_redis_or_the_per_process_fallback():
@@ -94,13 +99,16 @@ def test_three_processes_share_one_limit_through_redis():
     redis = redis_url()
     with FakeLLM() as server:
         arrivals = run_clients(server, redis, f"shared-{uuid.uuid4()}")
-    # 18 requests at 5 per window: the last cannot arrive before 3 windows have passed.
-    assert arrivals[-1] - arrivals[0] >= (PROCESSES * EACH / LIMIT - 1) * WINDOW - JITTER
-    assert tightest_window(arrivals) >= WINDOW - JITTER, arrivals
+    assert arrivals[-1] - arrivals[0] >= SHORTEST_SHARED_RUN, arrivals
+    # Grants come in bursts at window edges and reach the server a little later than granted (a first request
+    # also opens its connection), so a window of arrivals can hold the tail of one burst and the head of the
+    # next: at most 2 x LIMIT, never the 3 x LIMIT that three buckets send at once.
+    assert most_within(arrivals, WINDOW) <= 2 * LIMIT, arrivals
 
 
 def test_per_process_limiters_do_not_hold_the_account_limit():
     redis_url()  # the same environment as the shared run, so the contrast is like for like
     with FakeLLM() as server:
         arrivals = run_clients(server, "", f"local-{uuid.uuid4()}")
-    assert tightest_window(arrivals) < WINDOW - JITTER, arrivals  # three buckets: 3x the limit at once
+    assert arrivals[-1] - arrivals[0] < SHORTEST_SHARED_RUN, arrivals  # faster than the account allows
+    assert most_within(arrivals, WINDOW) > 2 * LIMIT, arrivals  # three buckets: 3 x LIMIT at once
