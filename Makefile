@@ -4,8 +4,10 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKER_CONCURRENCY ?= 2
+# gunicorn's rule of thumb for sync workers: 2 x cores + 1.
+WEB_WORKERS ?= $(shell echo $$(( 2 * $$(nproc 2>/dev/null || echo 1) + 1 )))
 
-.PHONY: install run test lint worker web
+.PHONY: install run test lint worker web serve
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,3 +39,17 @@ worker: install
 
 web: install
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# The production server for a quick try: gunicorn with DEBUG off, a SECRET_KEY generated for this run
+# (set SECRET_KEY to keep sessions across restarts), static files collected and served by WhiteNoise.
+# Plain HTTP on this machine, so the https redirect and secure cookies are off here; behind a TLS proxy
+# in production leave those settings at their defaults (on). Jobs need `make worker` beside it.
+serve: install .env
+	@export DEBUG=false SECRET_KEY="$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')}" \
+	  SECURE_SSL_REDIRECT=$${SECURE_SSL_REDIRECT:-false} SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-false} \
+	  CSRF_COOKIE_SECURE=$${CSRF_COOKIE_SECURE:-false} SECURE_HSTS_SECONDS=$${SECURE_HSTS_SECONDS:-0}; \
+	$(PY) manage.py migrate --no-input && \
+	$(PY) manage.py collectstatic --no-input --verbosity 0 && \
+	echo "M3IT Studio (gunicorn, $(WEB_WORKERS) workers, DEBUG off) on http://$(HOST):$(PORT)/" && \
+	exec $(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) \
+	  --timeout 60 --graceful-timeout 20 --access-logfile - --error-logfile -

@@ -21,8 +21,9 @@ class TaskAdmin(admin.ModelAdmin):
 
 @admin.register(TaskSplit)
 class TaskSplitAdmin(admin.ModelAdmin):
-    list_display = ["task", "split", "qc_status", "approved_by", "approved_at"]
+    list_display = ["task", "split", "qc_status", "sample_count", "approved_by", "approved_at"]
     list_filter = ["split", "qc_status"]
+    readonly_fields = TaskSplit.COUNTERS  # kept by the writes that change samples; `manage.py recount` rebuilds
 
 
 @admin.register(Instruction)

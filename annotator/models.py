@@ -149,8 +149,38 @@ class TaskSplit(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     qc_notes = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Counts of the split's samples, kept beside the data so that no page counts rows: every write that
+    # adds, removes or moves samples between states applies its deltas in the same transaction
+    # (pipeline.samples.counts), and `manage.py recount` rebuilds them from the rows.
+    sample_count = models.PositiveBigIntegerField(default=0)
+    paraphrase_pending = models.PositiveBigIntegerField(default=0)
+    paraphrase_accepted = models.PositiveBigIntegerField(default=0)
+    paraphrase_fallback = models.PositiveBigIntegerField(default=0)
+    paraphrase_failed = models.PositiveBigIntegerField(default=0)
+    paraphrase_not_needed = models.PositiveBigIntegerField(default=0)
+    qc_unchecked = models.PositiveBigIntegerField(default=0)
+    qc_approved = models.PositiveBigIntegerField(default=0)
+    qc_rejected = models.PositiveBigIntegerField(default=0)
+    qc_corrected = models.PositiveBigIntegerField(default=0)
+    pending_corrected = models.PositiveBigIntegerField(
+        default=0, help_text="Samples still waiting for a paraphrase that QC corrected (never paraphrased)."
+    )
 
     objects = TaskSplitQuerySet.as_manager()
+
+    COUNTERS = (
+        "sample_count",
+        "paraphrase_pending",
+        "paraphrase_accepted",
+        "paraphrase_fallback",
+        "paraphrase_failed",
+        "paraphrase_not_needed",
+        "qc_unchecked",
+        "qc_approved",
+        "qc_rejected",
+        "qc_corrected",
+        "pending_corrected",
+    )
 
     class Meta:
         ordering = ["task__slug", "split"]
@@ -162,6 +192,11 @@ class TaskSplit(models.Model):
     @property
     def is_approved(self) -> bool:
         return self.qc_status == QCStatus.APPROVED
+
+    @property
+    def paraphrase_waiting(self) -> int:
+        """Samples a paraphrase run would take: pending, except those QC corrected."""
+        return self.paraphrase_pending - self.pending_corrected
 
 
 class Instruction(models.Model):

@@ -225,6 +225,10 @@ PARAPHRASE_MODEL = env.str("PARAPHRASE_MODEL", default="gpt-3.5-turbo")
 PARAPHRASE_CONCURRENCY = env.int("PARAPHRASE_CONCURRENCY", default=16)
 PARAPHRASE_REQUESTS_PER_MINUTE = env.int("PARAPHRASE_REQUESTS_PER_MINUTE", default=3000)
 PARAPHRASE_TOKENS_PER_MINUTE = env.int("PARAPHRASE_TOKENS_PER_MINUTE", default=200_000)
+# Where every worker shares those limits: a Redis URL; empty means the Celery broker when it is Redis, else
+# each worker process limits itself (pipeline.paraphrase.ratelimit).
+PARAPHRASE_RATE_LIMIT_URL = env.str("PARAPHRASE_RATE_LIMIT_URL", default="")
+PARAPHRASE_RATE_WINDOW_SECONDS = env.int("PARAPHRASE_RATE_WINDOW_SECONDS", default=60)  # the "minute" of the limits
 PARAPHRASE_MAX_ATTEMPTS = env.int("PARAPHRASE_MAX_ATTEMPTS", default=5)
 PARAPHRASE_BACKOFF_BASE_SECONDS = env.float("PARAPHRASE_BACKOFF_BASE_SECONDS", default=0.5)
 PARAPHRASE_BACKOFF_MAX_SECONDS = env.float("PARAPHRASE_BACKOFF_MAX_SECONDS", default=30.0)

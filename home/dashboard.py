@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
 
 from annotator.models import PoolStatus, QCStatus, Task, TaskSplit
-from pipeline.models import Job, JobStatus, Sample
+from pipeline.models import Job, JobStatus
 from qc.access import review_queue
 
 INSTRUCTIONS_PER_TASK = 10  # the paper's pool size per task
@@ -52,9 +52,13 @@ def admin_overview() -> dict[str, Any]:
         with_reviewer=Count("id", filter=Q(reviewer__isnull=False)),
         submitted=Count("id", filter=Q(pool_status=PoolStatus.SUBMITTED)),
     )
-    splits = TaskSplit.objects.aggregate(total=Count("id"), approved=Count("id", filter=Q(qc_status=QCStatus.APPROVED)))
+    splits = TaskSplit.objects.aggregate(
+        total=Count("id"),
+        approved=Count("id", filter=Q(qc_status=QCStatus.APPROVED)),
+        samples=Sum("sample_count"),  # the splits' counters: one row per split, whatever the number of samples
+    )
     jobs = Job.objects.exclude(params__has_key="parent").aggregate(
         active=Count("id", filter=Q(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])),
         failed=Count("id", filter=Q(status=JobStatus.FAILED)),
     )
-    return {"tasks": tasks, "splits": splits, "jobs": jobs, "samples": Sample.objects.count()}
+    return {"tasks": tasks, "splits": splits, "jobs": jobs, "samples": splits.pop("samples") or 0}

@@ -61,9 +61,10 @@ def task_detail_context(request: HttpRequest, task: Task, assign_form: TaskAssig
         for i, e, s in zip(instructions, entries, summary["instructions"], strict=True)
     ]
     editing = request.GET.get("edit", "")
+    splits = list(task.splits.all())
     context: dict[str, Any] = {
         "task": task,
-        "splits": task.splits.all(),
+        "splits": splits,
         "can_read_pool": readable,
         "rows": rows,
         "summary": summary,
@@ -78,7 +79,7 @@ def task_detail_context(request: HttpRequest, task: Task, assign_form: TaskAssig
         "samples": task.samples.select_related("instruction").prefetch_related("sample_images__image")[
             :SAMPLES_ON_TASK_PAGE
         ],
-        "sample_total": task.samples.count(),
+        "sample_total": sum(split.sample_count for split in splits),  # counters, not a COUNT over samples
         "events": [(e, describe_event(e)) for e in task.instruction_events.select_related("actor")[:20]]
         if readable
         else [],

@@ -1,6 +1,12 @@
+from typing import Any
+
 from django.contrib import admin
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from pipeline.models import Export, Image, Job, ParaphraseCache, Sample, SampleImage
+from pipeline.samples import counts
 
 
 @admin.register(Image)
@@ -24,6 +30,23 @@ class SampleAdmin(admin.ModelAdmin):
     raw_id_fields = ["instruction", "import_job"]
     inlines = [SampleImageInline]
     show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Sample | None = None) -> list[str]:
+        # Where a sample sits and its states are counted on its split (pipeline.samples.counts): they
+        # change through the import, paraphrase and QC steps, which keep the counters, not here.
+        return ["task", "split", "paraphrase_state", "qc_state"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Sample, form: Any, change: bool) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if not change:
+                counts.inserted([obj])
+
+    def delete_model(self, request: HttpRequest, obj: Sample) -> None:
+        counts.delete_samples(Sample.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Sample]) -> None:
+        counts.delete_samples(queryset)
 
 
 @admin.register(Job)

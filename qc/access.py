@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from annotator import roles
 from annotator.models import QCStatus, TaskSplit
-from pipeline.models import Sample
 
 from .models import Review, ReviewItem, ReviewRole, ReviewStatus
 
@@ -53,19 +51,12 @@ def live_reviews(reviews: QuerySet[Review]) -> QuerySet[Review]:
 
 def review_queue(reviewer: Any) -> QuerySet[TaskSplit]:
     """The one definition of a reviewer's queue: splits of their tasks not approved yet (not reviewed,
-    in review, or sent back and awaiting re-review), each with `sample_count`; callers keep those with
-    samples (a split without samples cannot be reviewed yet). The home page shows the same queue."""
-    counts = (
-        Sample.objects.filter(task_id=OuterRef("task_id"), split=OuterRef("split"))
-        .order_by()
-        .values("task_id")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
+    in review, or sent back and awaiting re-review), with their `sample_count` (the split's counter, not a
+    COUNT); callers keep those with samples (a split without samples cannot be reviewed yet). The home
+    page shows the same queue."""
     return (
         TaskSplit.objects.filter(task__reviewer=reviewer)
         .exclude(qc_status=QCStatus.APPROVED)
-        .annotate(sample_count=Coalesce(Subquery(counts), 0))
         .select_related("task")
         .order_by("task__slug", "split")
     )

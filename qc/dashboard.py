@@ -8,10 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count
 
 from annotator.models import QCStatus, Split, Task, TaskSplit
-from pipeline.models import Sample
 
 from .agreement import Agreement, agreement
 from .models import ProblemTag, Review, ReviewItem, ReviewRole, Verdict
@@ -111,12 +109,8 @@ def dashboard(reviewer_id: int | None = None) -> dict[str, Any]:
     if reviewer_id is not None:
         splits = [s for s in splits if any(r.task_split_id == s.pk and r.reviewer_id == reviewer_id for r in reviews)]
     cells = split_cells(splits, reviews)
-    counts = {
-        (row["task_id"], row["split"]): row["n"]
-        for row in Sample.objects.values("task_id", "split").annotate(n=Count("id")).order_by()
-    }
     for cell in cells.values():
-        cell.samples = counts.get((cell.split.task_id, cell.split.split), 0)
+        cell.samples = cell.split.sample_count  # the split's counter (pipeline.samples.counts), not a COUNT
     by_task: dict[int, dict[str, SplitCell]] = defaultdict(dict)
     for cell in cells.values():
         by_task[cell.split.task_id][cell.split.split] = cell

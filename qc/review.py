@@ -19,6 +19,7 @@ from django.utils import timezone
 from annotator import roles
 from annotator.models import Instruction, QCStatus, TaskSplit
 from pipeline.models import Sample, SampleQCState
+from pipeline.samples import counts
 
 from .loadcheck import load_check
 from .models import (
@@ -150,7 +151,7 @@ def start_review(task_split: TaskSplit, actor: Any, reviewer: Any = None) -> Rev
     ReviewItem.objects.bulk_create(
         ReviewItem(review=review, sample_id=sample_id, position=index) for index, sample_id in enumerate(sample_ids)
     )
-    Sample.objects.filter(id__in=sample_ids).update(qc_state=SampleQCState.UNCHECKED)
+    counts.set_states(Sample.objects.filter(id__in=sample_ids), qc_state=SampleQCState.UNCHECKED)
     if split.qc_status != QCStatus.IN_REVIEW:
         set_split_status(split, QCStatus.IN_REVIEW, actor)
     audit(
@@ -252,7 +253,7 @@ def decide(item: ReviewItem, user: Any, verdict: str, problems: Iterable[str] = 
     except ValidationError as exc:
         raise ReviewError(_messages(exc)) from exc
     if item.review.is_primary:
-        Sample.objects.filter(pk=item.sample_id).update(qc_state=SAMPLE_STATE[verdict])
+        counts.set_states(Sample.objects.filter(pk=item.sample_id), qc_state=SAMPLE_STATE[verdict])
     action = AuditAction.APPROVE if verdict == Verdict.APPROVED else AuditAction.REJECT
     audit(
         item.review.task_split_id,
@@ -290,8 +291,13 @@ def correct(
     )
     for field, value in changes.items():
         setattr(sample, field, value)
+    deltas = counts.new_deltas()
+    key = (sample.task_id, sample.split)
+    paraphrase_state = sample.paraphrase_state
+    counts.move(deltas, key, (paraphrase_state, sample.qc_state), (paraphrase_state, SampleQCState.CORRECTED))
     sample.qc_state = SampleQCState.CORRECTED
     sample.save(update_fields=[*changes, "qc_state", "updated_at"])
+    counts.apply(deltas)
     item_before = _item_state(item)
     item.verdict = Verdict.CORRECTED
     item.problems = sorted(set(item.problems) | {ProblemTag(f).value for f in changes})

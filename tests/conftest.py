@@ -72,9 +72,12 @@ def test_database_url() -> str:
 class WorkerProcess:
     """A real `celery worker` subprocess on the test database and broker."""
 
-    def __init__(self, log_path: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, log_path: Path, extra_env: dict[str, str] | None = None, prefix: list[str] | None = None
+    ) -> None:
         self.log_path = log_path
         self.extra_env = extra_env or {}
+        self.prefix = prefix or []  # e.g. ["ip", "netns", "exec", NAME]: the worker on another network host
         self.proc: subprocess.Popen | None = None
 
     def start(self, wait_ready: float = 60.0) -> WorkerProcess:
@@ -95,6 +98,7 @@ class WorkerProcess:
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [
+                *self.prefix,
                 sys.executable,
                 "-m",
                 "celery",

@@ -12,6 +12,7 @@ from PIL import Image as PILImage
 from annotator.models import Instruction, Task, TaskSplit
 from pipeline.media.images import store_image
 from pipeline.models import Sample, SampleImage
+from pipeline.samples import counts
 
 
 def _role(default: str | None) -> factory.PostGeneration:
@@ -101,3 +102,4 @@ class SampleFactory(factory.django.DjangoModelFactory):
     def image(self, create: bool, extracted: bytes | None, **kwargs: object) -> None:
         data = extracted or png_bytes((self.pk * 37 % 256, 90, 120))
         SampleImage.objects.create(sample=self, image=store_image(data), position=0)
+        counts.inserted([self])  # the split's counters, as every writer of samples keeps them

@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.db import transaction
+
 from annotator.models import Task
 from pipeline.demo import dataset as demo
 from pipeline.jobs.runner import Progress, job_task
 from pipeline.media.images import store_image
 from pipeline.models import Job, ParaphraseState, Sample, SampleImage
+from pipeline.samples import counts
 from pipeline.samples.selection import draw_instruction
 
 
@@ -28,19 +31,21 @@ def build_demo_dataset(job: Job, progress: Progress) -> dict[str, Any]:
         record = make(index, seed=int(job.params.get("seed", 0)))
         if record.source_id not in existing:
             image = store_image(record.image_png)
-            sample = Sample.objects.create(
-                task=task,
-                split=split,
-                source_id=record.source_id,
-                inputs=record.inputs,
-                outputs=record.original_output,
-                original_output=record.original_output,
-                meta=record.meta,
-                paraphrase_state=ParaphraseState.PENDING if record.inputs else ParaphraseState.NOT_NEEDED,
-                import_job=job,
-            )
-            SampleImage.objects.create(sample=sample, image=image, position=0)
-            draw_instruction(sample)
+            with transaction.atomic():  # the sample, its image link and its count, or none of them
+                sample = Sample.objects.create(
+                    task=task,
+                    split=split,
+                    source_id=record.source_id,
+                    inputs=record.inputs,
+                    outputs=record.original_output,
+                    original_output=record.original_output,
+                    meta=record.meta,
+                    paraphrase_state=ParaphraseState.PENDING if record.inputs else ParaphraseState.NOT_NEEDED,
+                    import_job=job,
+                )
+                SampleImage.objects.create(sample=sample, image=image, position=0)
+                draw_instruction(sample)
+                counts.inserted([sample])
             created += 1
             if pause:
                 time.sleep(pause)

@@ -40,3 +40,31 @@ def insert_rows(objs: Sequence[Model]) -> None:
     for obj in objs:
         obj._state.adding = False
         obj._state.db = alias
+
+
+# An import that adds more than this share of a table's rows runs ANALYZE on it.
+ANALYZE_GROWTH = 0.2
+
+
+def estimated_rows(model: type[Model]) -> int | None:
+    """The planner's row estimate of the model's table (pg_class.reltuples), None off PostgreSQL.
+
+    -1 (never analysed) reads as 0: any import into such a table is a large share of it."""
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table])
+        row = cursor.fetchone()
+    return max(int(row[0]), 0) if row else 0
+
+
+def analyze_if_grown(model: type[Model], before: int | None, added: int) -> bool:
+    """ANALYZE the model's table when `added` rows are a large share of the `before` estimate, so the
+    planner does not plan against the old statistics until autovacuum comes by. Returns whether it ran."""
+    if before is None or added <= 0 or added < ANALYZE_GROWTH * before:
+        return False
+    connection = connections[router.db_for_write(model)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    return True

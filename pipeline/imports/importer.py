@@ -51,7 +51,7 @@ from pipeline.imports.adapters.base import (
     VideoFile,
     safe_join,
 )
-from pipeline.imports.bulk import insert_rows
+from pipeline.imports.bulk import analyze_if_grown, estimated_rows, insert_rows
 from pipeline.jobs.runner import start_job
 from pipeline.media.images import (
     ImageRejected,
@@ -63,7 +63,8 @@ from pipeline.media.images import (
     prepare_image,
 )
 from pipeline.media.video import VideoRejected, sample_frames
-from pipeline.models import Job, JobKind, ParaphraseState, Sample, SampleImage
+from pipeline.models import Image, Job, JobKind, ParaphraseState, Sample, SampleImage
+from pipeline.samples import counts
 from pipeline.samples.selection import draw_instruction
 
 FIRST_REJECTED = 20
@@ -334,6 +335,7 @@ class ImportOutcome:
     report: str | None = None
     check_seconds: float = 0.0
     seconds: float = 0.0
+    analyzed: list[str] = field(default_factory=list)  # tables ANALYZEd because the import grew them a lot
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -385,7 +387,10 @@ class Importer:
             )
             outcome.seconds = round(time.monotonic() - started, 3)
             raise ImportRejected(message, outcome.as_dict())
+        before = {model: estimated_rows(model) for model in (Sample, SampleImage, Image)}
         self._write(outcome, report)
+        added = {Sample: outcome.created, SampleImage: outcome.created, Image: outcome.images_stored}
+        outcome.analyzed = [m._meta.db_table for m in before if analyze_if_grown(m, before[m], added[m])]
         outcome.report = report.save(report_name)
         outcome.first_rejected = report.first
         outcome.seconds = round(time.monotonic() - started, 3)
@@ -550,6 +555,7 @@ class Importer:
                     for position, sha in enumerate(shas)
                 ]
             )
+            counts.inserted(samples)
             TaskSplit.objects.filter(task=self.task, split=self.split).reopen_for_review(
                 f"Reopened for review: import job #{self.job.pk if self.job else '-'} added samples since QC saw it."
             )

@@ -1,8 +1,9 @@
 """Chat completions against any OpenAI-compatible endpoint, with our own limits and retry policy.
 
 The official `openai` package does the HTTP; its own retries are switched off (max_retries=0) so
-that one policy applies everywhere: a bound on requests in flight, requests- and tokens-per-minute
-leaky buckets (aiolimiter), and retries with exponential backoff and full jitter (tenacity) on
+that one policy applies everywhere: a bound on requests in flight, the account's requests- and
+tokens-per-minute limits (shared by every worker through Redis, else per process:
+pipeline.paraphrase.ratelimit), and retries with exponential backoff and full jitter (tenacity) on
 429/408/409/5xx, timeouts, broken connections and unreadable bodies, waiting what the server's
 Retry-After (or retry-after-ms) asks for when it says so.
 
@@ -25,16 +26,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import openai
-from aiolimiter import AsyncLimiter
 from django.conf import settings
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from pipeline.paraphrase.ratelimit import make_limiter
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
 class LLMConfig:
-    """Where and how to call the model. Limits of 0 mean "no limit"; they apply per worker process."""
+    """Where and how to call the model. Limits of 0 mean "no limit"; they hold for all workers together
+    when a Redis URL is known (rate_limit_url; None: PARAPHRASE_RATE_LIMIT_URL or a Redis broker), per
+    worker process otherwise. `rate_window_seconds` is the limits' window (60: per minute)."""
 
     api_key: str
     base_url: str | None
@@ -49,6 +53,8 @@ class LLMConfig:
     retry_after_max: float = 120.0
     max_tokens: int = 160
     temperature: float = 0.2
+    rate_limit_url: str | None = None
+    rate_window_seconds: int = 60
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> LLMConfig:
@@ -64,6 +70,7 @@ class LLMConfig:
             max_tokens=settings.PARAPHRASE_MAX_OUTPUT_TOKENS,
             backoff_base=settings.PARAPHRASE_BACKOFF_BASE_SECONDS,
             backoff_max=settings.PARAPHRASE_BACKOFF_MAX_SECONDS,
+            rate_window_seconds=settings.PARAPHRASE_RATE_WINDOW_SECONDS,
         )
         return replace(config, **overrides)
 
@@ -170,15 +177,19 @@ class ChatRunner:
         self.config = config
         self.client = client or config.client()
         self.in_flight = asyncio.Semaphore(max(1, config.concurrency))
-        self.rpm = AsyncLimiter(config.requests_per_minute, 60) if config.requests_per_minute else None
-        self.tpm = AsyncLimiter(config.tokens_per_minute, 60) if config.tokens_per_minute else None
+        self.limiter = make_limiter(
+            config.requests_per_minute,
+            config.tokens_per_minute,
+            config.base_url,
+            config.api_key,
+            url=config.rate_limit_url,
+            window_seconds=config.rate_window_seconds,
+        )
         self.wait = BackoffPolicy(config.backoff_base, config.backoff_max, config.retry_after_max)
 
     async def _attempt(self, request: ChatRequest, result: ChatResult) -> None:
-        if self.rpm:
-            await self.rpm.acquire()
-        if self.tpm and request.estimated_tokens:
-            await self.tpm.acquire(min(request.estimated_tokens, self.tpm.max_rate))
+        if self.limiter:  # every attempt counts against the account, retries too
+            await self.limiter.acquire(request.estimated_tokens or 0)
         async with self.in_flight:  # held only while on the wire, not while backing off
             result.attempts += 1
             started = time.monotonic()
@@ -235,8 +246,12 @@ class ChatRunner:
         async def one(request: ChatRequest) -> None:
             on_result(await self.complete(request))
 
-        async with self.client:
-            await asyncio.gather(*(one(r) for r in requests))
+        try:
+            async with self.client:
+                await asyncio.gather(*(one(r) for r in requests))
+        finally:
+            if self.limiter:
+                await self.limiter.close()
 
 
 _DONE = object()

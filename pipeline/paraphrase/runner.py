@@ -36,6 +36,7 @@ from pipeline.models import (
 )
 from pipeline.paraphrase import prompt as paraphrase
 from pipeline.paraphrase.llm import ChatRequest, ChatResult, LLMConfig, stream_results
+from pipeline.samples import counts
 
 COUNTERS = ("accepted", "fallback", "failed", "cached", "requests", "retries", "tokens_in", "tokens_out")
 WRITE_EVERY_SECONDS = 0.25
@@ -213,7 +214,9 @@ def _fan_out(parent: Job) -> list[Job]:
             key = paraphrase.cache_key(model, question, original or output, context_of(meta))
             groups.setdefault(key, []).append(pk)
         if parent.params.get("retry_request_failures"):
-            selected.filter(paraphrase_state=ParaphraseState.FALLBACK).update(paraphrase_state=ParaphraseState.PENDING)
+            counts.set_states(
+                selected.filter(paraphrase_state=ParaphraseState.FALLBACK), paraphrase_state=ParaphraseState.PENDING
+            )
         parts: list[list[int]] = [[]]
         for ids in groups.values():
             if parts[-1] and len(parts[-1]) + len(ids) > size:
@@ -403,6 +406,7 @@ class _Writer:
         self.spent = 0
         self.released = 0
         self.deltas: dict[str, int] = defaultdict(int)
+        self.qc_states: dict[int, str] = {}
         self.cost_usd = 0.0
         self.last = time.monotonic()
 
@@ -421,12 +425,14 @@ class _Writer:
         """Drop the samples that stopped being pending since they were read (another job or a QC
         correction wrote them): their new state is kept, and they are not counted here."""
         ids = [sample.pk for sample in self.samples]
-        pending = set(
+        pending = dict(
             Sample.objects.select_for_update()
             .filter(pk__in=ids, paraphrase_state=ParaphraseState.PENDING)
             .exclude(CORRECTED_BY_QC)  # a reviewer's correction stays, though the sample is still pending
-            .values_list("pk", flat=True)
+            .order_by("pk")
+            .values_list("pk", "qc_state")
         )
+        self.qc_states = pending
         for sample in self.samples:
             if sample.pk not in pending:
                 self.deltas[str(sample.paraphrase_state)] -= 1
@@ -446,6 +452,12 @@ class _Writer:
                 ParaphraseCache.objects.bulk_create(self.cache_rows, ignore_conflicts=True)
             self._keep_still_pending()
             Sample.objects.bulk_update(self.samples, ["paraphrase_state", "outputs", "paraphrase", "updated_at"])
+            deltas = counts.new_deltas()
+            for sample in self.samples:  # each was pending (locked above), with the QC state read there
+                qc_state = self.qc_states[sample.pk]
+                counts.move(deltas, (sample.task_id, sample.split), (ParaphraseState.PENDING, qc_state),
+                            (sample.paraphrase_state, qc_state))  # fmt: skip
+            counts.apply(deltas)
             for task_id, split in {(sample.task_id, sample.split) for sample in self.samples}:
                 TaskSplit.objects.filter(task_id=task_id, split=split).reopen_for_review(
                     f"Reopened for review: paraphrase job #{self.parent.pk} rewrote outputs after QC saw them."

@@ -11,7 +11,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
@@ -29,12 +29,11 @@ def paraphrase_jobs(user: Any) -> QuerySet[Job]:
 
 
 def split_choices() -> list[tuple[str, str]]:
-    """Every split that has samples waiting, with the count, from one grouped query."""
+    """Every split that has samples waiting, with the count, from the splits' counters (no COUNT)."""
     rows = (
-        Sample.objects.filter(paraphrase_state=ParaphraseState.PENDING)
-        .exclude(paraphrase_run.CORRECTED_BY_QC)
-        .values("task__slug", "task__name", "split")
-        .annotate(n=Count("id"))
+        TaskSplit.objects.annotate(n=F("paraphrase_pending") - F("pending_corrected"))
+        .filter(n__gt=0)
+        .values("task__slug", "task__name", "split", "n")
         .order_by("task__slug", "split")
     )
     return [(f"{r['task__slug']}/{r['split']}", f"{r['task__name']} / {r['split']} — {r['n']} pending") for r in rows]

@@ -6,6 +6,7 @@ import pytest
 
 from config.celery import app as celery_app
 from pipeline.models import ParaphraseState, Sample
+from pipeline.samples import counts
 from tests.e2e.conftest import login
 from tests.factories import AdminFactory, TaskFactory
 from tests.pipeline.fake_llm import FakeLLM
@@ -30,8 +31,11 @@ def test_admin_paraphrases_a_split_end_to_end(page, settings, jobs_in_process):
         task = TaskFactory(slug="vqa-browser", name="VQA Browser")
         rows = [("What is it?", "kite"), ("[wrong] How many?", "3"), ("Is it <b>red</b>?", "yes")]
         for i, (question, answer) in enumerate(rows):
-            Sample.objects.create(task=task, split="val", source_id=f"b{i}", inputs=question, outputs=answer,
-                                  original_output=answer, paraphrase_state=ParaphraseState.PENDING)  # fmt: skip
+            sample = Sample.objects.create(
+                task=task, split="val", source_id=f"b{i}", inputs=question, outputs=answer,
+                original_output=answer, paraphrase_state=ParaphraseState.PENDING,
+            )  # fmt: skip
+            counts.inserted([sample])
         login(page, AdminFactory().username)
 
         page.click("nav >> text=Paraphrase")

@@ -9,6 +9,7 @@ from pathlib import Path
 from annotator.models import QCStatus, TaskSplit
 from pipeline.media.images import store_image
 from pipeline.models import ParaphraseState, Sample, SampleImage, SampleQCState
+from pipeline.samples import counts
 from pipeline.samples.selection import draw_instruction
 from tests.factories import InstructionFactory, TaskFactory, UserFactory, png_bytes
 
@@ -49,6 +50,7 @@ def _sample(data: SmallDataset, task: object, split: str, index: int, images: li
     for position, blob in enumerate(images):
         SampleImage.objects.create(sample=sample, image=store_image(blob), position=position)
     draw_instruction(sample)
+    counts.inserted([sample])
     data.images[sample.pk] = images
     return sample
 

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from pipeline.imports.importer import start_import
 from pipeline.models import Image, Job, JobStatus, Sample, SampleImage
+from pipeline.samples import counts
 from tests.conftest import wait_for
 from tests.factories import AdminFactory
 from tests.pipeline.imports.files import importer_for, vqa_annotation, write_vqa
@@ -183,6 +184,7 @@ def test_killed_worker_import_resumes_on_a_new_worker(import_root, tasks, celery
     assert job.attempts == 2
     assert Sample.objects.count() == count == len(set(Sample.objects.values_list("source_id", flat=True)))
     assert job.result["skipped"] >= committed and job.result["created"] + job.result["skipped"] == count
+    assert counts.stored() == counts.counted()  # the killed worker's last batch left no count behind
 
 
 class RecordingProgress:

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from pipeline.models import Job, JobStatus, ParaphraseState, Sample, SampleQCState
+from pipeline.samples import counts
 from tests.factories import AdminFactory, AnnotatorFactory, ReviewerFactory, SampleFactory, TaskFactory
 from tests.pipeline.imports.files import id_image, image_bytes, vqa_annotation, write_json, write_video, write_vqa
 
@@ -193,8 +194,8 @@ def test_rejected_rows_listed_with_a_downloadable_report_and_rerun(admin_client,
 def test_sample_browser_filters_pages_and_shows_frames(admin_client, import_root, tasks, eager_jobs, monkeypatch):
     task = TaskFactory(slug="browse-me")
     samples = [SampleFactory(task=task, split="train", image=id_image(i, "PNG")) for i in range(5)]
-    Sample.objects.filter(pk=samples[1].pk).update(paraphrase_state=ParaphraseState.PENDING)
-    Sample.objects.filter(pk=samples[2].pk).update(qc_state=SampleQCState.APPROVED)
+    counts.set_states(Sample.objects.filter(pk=samples[1].pk), paraphrase_state=ParaphraseState.PENDING)
+    counts.set_states(Sample.objects.filter(pk=samples[2].pk), qc_state=SampleQCState.APPROVED)
     SampleFactory(task=task, split="val")
     colours = [(i * 20, 0, 0) for i in range(16)]
     write_video(import_root / "v" / "videos" / "video1.mp4", colours)

@@ -23,6 +23,7 @@ from pipeline.paraphrase import prompt as paraphrase
 from pipeline.paraphrase.prompt import Reason
 from pipeline.paraphrase.runner import _fan_out, chunks_of, estimate, start_paraphrase
 from pipeline.paraphrase.tasks import paraphrase_chunk
+from pipeline.samples import counts
 from tests.conftest import wait_for
 from tests.factories import AdminFactory, TaskFactory
 from tests.pipeline.fake_llm import FakeLLM
@@ -66,7 +67,7 @@ def llm(settings) -> Iterator[FakeLLM]:
 
 
 def _samples(task, rows: list[tuple[str, str]], split: str = "train") -> list[Sample]:
-    Sample.objects.bulk_create(
+    counts.insert_samples([
         Sample(
             task=task,
             split=split,
@@ -77,7 +78,7 @@ def _samples(task, rows: list[tuple[str, str]], split: str = "train") -> list[Sa
             paraphrase_state=ParaphraseState.PENDING,
         )
         for i, (q, a) in enumerate(rows)
-    )
+    ])
     return list(Sample.objects.filter(task=task, split=split).order_by("id"))
 
 
@@ -139,7 +140,7 @@ def test_every_sample_ends_accepted_or_fallback_none_lost_none_paid_twice(llm, e
     assert len(llm.hits) == before
 
     # A sample put back to pending is answered from the cache, not paid again.
-    Sample.objects.filter(pk=samples[6].pk).update(paraphrase_state=ParaphraseState.PENDING, paraphrase={})
+    counts.set_states(Sample.objects.filter(pk=samples[6].pk), paraphrase_state=ParaphraseState.PENDING, paraphrase={})
     third = _run(eager_jobs, [train])
     assert len(llm.hits) == before
     assert third.counters["cached"] == 1 and third.counters["fallback"] == 1
@@ -203,7 +204,9 @@ def test_a_sample_corrected_by_qc_is_never_rewritten(llm, eager_jobs, settings):
     settings.OPENAI_API_KEY = ""  # the template sentence: no server needed
     task = TaskFactory(slug="vqa-corrected")
     corrected, plain = _samples(task, [("What is it?", "kite"), ("What is that?", "ball")])
-    Sample.objects.filter(pk=corrected.pk).update(outputs="It is a red kite.", qc_state=SampleQCState.CORRECTED)
+    counts.set_states(
+        Sample.objects.filter(pk=corrected.pk), outputs="It is a red kite.", qc_state=SampleQCState.CORRECTED
+    )
     train = TaskSplit.objects.get(task=task, split="train")
 
     plan = estimate([train])
@@ -223,7 +226,7 @@ def test_a_sample_corrected_after_the_fan_out_is_left_alone(llm, settings):
     first, second = _samples(task, [("What is it?", "kite"), ("Where?", "park")])
     parent = start_paraphrase([TaskSplit.objects.get(task=task, split="train")], AdminFactory())
     [chunk] = _fan_out(parent)
-    Sample.objects.filter(pk=first.pk).update(outputs="A kite.", qc_state=SampleQCState.CORRECTED)
+    counts.set_states(Sample.objects.filter(pk=first.pk), outputs="A kite.", qc_state=SampleQCState.CORRECTED)
 
     assert run_job(chunk.pk, paraphrase_chunk.body) == JobStatus.SUCCEEDED
     assert len(llm.hits) == 1  # only the uncorrected sample was sent
@@ -271,7 +274,7 @@ def test_estimate_counts_pending_samples_tokens_and_cost(llm, settings):
     settings.PARAPHRASE_EST_OUTPUT_TOKENS = 30
     task = TaskFactory(slug="vqa-est")
     _samples(task, [("abcd" * 10, "yes"), ("efgh" * 5, "no")])
-    Sample.objects.filter(task=task, original_output="no").update(paraphrase_state=ParaphraseState.ACCEPTED)
+    counts.set_states(Sample.objects.filter(task=task, original_output="no"), paraphrase_state=ParaphraseState.ACCEPTED)
     train = TaskSplit.objects.get(task=task, split="train")
     plan = estimate([train])
     fixed = paraphrase.estimate_prompt_tokens(0, 0)

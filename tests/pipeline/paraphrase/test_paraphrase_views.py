@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from annotator.models import TaskSplit
 from pipeline.models import Job, JobKind, JobStatus, ParaphraseBudget, ParaphraseState, Sample
+from pipeline.samples import counts
 from tests.factories import AdminFactory, AnnotatorFactory, ReviewerFactory, TaskFactory
 from tests.pipeline.fake_llm import FakeLLM
 
@@ -20,11 +21,11 @@ PAGES = ["paraphrase-start", "paraphrase-job", "paraphrase-sample"]
 
 def _samples(slug: str, rows: list[tuple[str, str]], split: str = "train") -> list[Sample]:
     task = TaskFactory(slug=slug)
-    Sample.objects.bulk_create(
+    counts.insert_samples([
         Sample(task=task, split=split, source_id=f"s{i}", inputs=q, outputs=a, original_output=a,
                paraphrase_state=ParaphraseState.PENDING)
         for i, (q, a) in enumerate(rows)
-    )  # fmt: skip
+    ])  # fmt: skip
     return list(Sample.objects.filter(task=task).order_by("id"))
 
 
@@ -110,7 +111,7 @@ def test_start_creates_the_job_with_budget_and_bad_input_is_refused(client, sett
     assert api.status_code == 409 and Job.objects.count() == 1
 
     Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED)
-    Sample.objects.update(paraphrase_state=ParaphraseState.ACCEPTED)
+    counts.set_states(Sample.objects.all(), paraphrase_state=ParaphraseState.ACCEPTED)
     nothing = client.post(url, {"splits": ["vqa-c/train"]})
     assert nothing.status_code == 400 and "Nothing to paraphrase" in nothing.content.decode()
 

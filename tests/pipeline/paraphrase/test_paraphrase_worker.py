@@ -12,6 +12,7 @@ from annotator.models import TaskSplit
 from pipeline.models import Job, JobStatus, ParaphraseCache, ParaphraseState, Sample
 from pipeline.paraphrase import prompt as paraphrase
 from pipeline.paraphrase.runner import chunks_of, start_paraphrase
+from pipeline.samples import counts
 from tests.conftest import wait_for
 from tests.factories import AdminFactory, TaskFactory
 from tests.pipeline.fake_llm import FakeLLM
@@ -64,11 +65,11 @@ def test_killed_worker_mid_chunk_leaves_nothing_half_written_and_rerun_finishes(
     with FakeLLM(latency=0.3) as server:
         first = celery_worker_factory(**_worker_env(server))
         task = TaskFactory(slug="vqa-kill")
-        Sample.objects.bulk_create(
+        counts.insert_samples([
             Sample(task=task, split="train", source_id=f"s{i:02d}", inputs=f"What is object {i}?", outputs=f"thing{i}",
                    original_output=f"thing{i}", paraphrase_state=ParaphraseState.PENDING)
             for i in range(count)
-        )  # fmt: skip
+        ])  # fmt: skip
         job = start_paraphrase([TaskSplit.objects.get(task=task, split="train")], AdminFactory())
 
         wait_for(
@@ -103,6 +104,8 @@ def test_killed_worker_mid_chunk_leaves_nothing_half_written_and_rerun_finishes(
         for sample in final:
             _check_whole(sample)
             assert sample.paraphrase_state == ParaphraseState.ACCEPTED
+        assert counts.stored() == counts.counted()  # nothing the killed worker half-wrote was counted
+        assert TaskSplit.objects.get(task=task, split="train").paraphrase_accepted == count
 
         # None paid twice: what was written before the kill was never requested again. Only requests in
         # flight when the worker died (the concurrency, 2) or answered but not yet written (results are
@@ -123,11 +126,11 @@ def test_a_second_worker_takes_chunks_in_parallel(celery_worker_factory, setting
         celery_worker_factory(**env)
         celery_worker_factory(**env)
         task = TaskFactory(slug="vqa-two")
-        Sample.objects.bulk_create(
+        counts.insert_samples([
             Sample(task=task, split="train", source_id=f"t{i:02d}", inputs=f"What is shape {i}?", outputs=f"shape{i}",
                    original_output=f"shape{i}", paraphrase_state=ParaphraseState.PENDING)
             for i in range(count)
-        )  # fmt: skip
+        ])  # fmt: skip
         job = start_paraphrase([TaskSplit.objects.get(task=task, split="train")], AdminFactory())
         wait_for(lambda: Job.objects.get(pk=job.pk).is_terminal, timeout=120, what="the job to finish")
 
