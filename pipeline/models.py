@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 
 from annotator.models import Instruction, Split, Task
 
@@ -126,7 +127,10 @@ class Job(models.Model):
     done = models.PositiveBigIntegerField(default=0)
     total = models.PositiveBigIntegerField(null=True, blank=True)
     counters = models.JSONField(default=dict, blank=True, help_text="Live counts, e.g. created/skipped/rejected.")
-    message = models.CharField(max_length=500, blank=True)
+    message = models.CharField(
+        max_length=500, blank=True, help_text="In English; with message_args, a msgid with %(name)s placeholders."
+    )
+    message_args = models.JSONField(null=True, blank=True, help_text="Arguments of a translatable message.")
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -155,6 +159,20 @@ class Job(models.Model):
         if not self.total:
             return 100.0 if self.status == JobStatus.SUCCEEDED else None
         return round(100.0 * min(self.done, self.total) / self.total, 1)
+
+    @property
+    def display_message(self) -> str:
+        """The message in the reader's language: workers write English msgids (and arguments), never
+        translated text, so a job started in one language reads right in another."""
+        if not self.message:
+            return ""
+        text = gettext(self.message)
+        if not self.message_args:
+            return text
+        try:
+            return text % self.message_args
+        except (KeyError, TypeError, ValueError):  # a catalogue entry that lost a placeholder
+            return self.message % self.message_args
 
 
 class Export(models.Model):
