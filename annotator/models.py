@@ -34,8 +34,8 @@ class Folder(models.TextChoices):
 
 
 class Modality(models.TextChoices):
-    IMAGE = "image", _("image")
-    VIDEO = "video", _("video")
+    IMAGE = "image", _("Image")
+    VIDEO = "video", _("Video")
 
 
 class Split(models.TextChoices):

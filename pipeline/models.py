@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from annotator.models import Instruction, Split, Task
 
@@ -29,18 +30,18 @@ class Image(models.Model):
 
 
 class ParaphraseState(models.TextChoices):
-    PENDING = "pending", "Not paraphrased"
-    ACCEPTED = "accepted", "Paraphrase accepted"
-    FALLBACK = "fallback", "Template fallback"
-    FAILED = "failed", "Failed"
-    NOT_NEEDED = "not_needed", "Not needed (output is already a sentence)"
+    PENDING = "pending", _("Not paraphrased")
+    ACCEPTED = "accepted", _("Paraphrase accepted")
+    FALLBACK = "fallback", _("Template fallback")
+    FAILED = "failed", _("Failed")
+    NOT_NEEDED = "not_needed", _("Not needed (output is already a sentence)")
 
 
 class SampleQCState(models.TextChoices):
-    UNCHECKED = "unchecked", "Not checked"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    CORRECTED = "corrected", "Corrected"
+    UNCHECKED = "unchecked", _("Not checked")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    CORRECTED = "corrected", _("Corrected")
 
 
 class Sample(models.Model):
@@ -98,20 +99,20 @@ class SampleImage(models.Model):
 
 
 class JobKind(models.TextChoices):
-    DEMO = "demo", "Demo"
-    IMPORT = "import", "Import"
-    PARAPHRASE = "paraphrase", "Paraphrase answers"
-    TRANSLATE = "translate", "Translate"
-    EXPORT = "export", "Export"
-    TRAIN = "train", "Train"
+    DEMO = "demo", _("Demo")
+    IMPORT = "import", _("Import")
+    PARAPHRASE = "paraphrase", _("Paraphrase answers")
+    TRANSLATE = "translate", _("Translate")
+    EXPORT = "export", _("Export")
+    TRAIN = "train", _("Train")
 
 
 class JobStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Job(models.Model):
