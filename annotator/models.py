@@ -7,19 +7,20 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Group(models.TextChoices):
     """The paper's eight task groups (Table 3), not the published folders."""
 
-    CAPTIONING = "captioning", "Image Captioning"
-    CLASSIFICATION = "classification", "Classification"
-    VQA = "vqa", "Visual Question Answering"
-    KVQA = "kvqa", "Knowledgeable VQA"
-    REASONING = "reasoning", "Reasoning"
-    GENERATION = "generation", "Generation"
-    CHINESE = "chinese", "Chinese"
-    VIDEO = "video", "Video"
+    CAPTIONING = "captioning", _("Image Captioning")
+    CLASSIFICATION = "classification", _("Classification")
+    VQA = "vqa", _("Visual Question Answering")
+    KVQA = "kvqa", _("Knowledgeable VQA")
+    REASONING = "reasoning", _("Reasoning")
+    GENERATION = "generation", _("Generation")
+    CHINESE = "chinese", _("Chinese")
+    VIDEO = "video", _("Video")
 
 
 class Folder(models.TextChoices):
@@ -33,8 +34,8 @@ class Folder(models.TextChoices):
 
 
 class Modality(models.TextChoices):
-    IMAGE = "image"
-    VIDEO = "video"
+    IMAGE = "image", _("Image")
+    VIDEO = "video", _("Video")
 
 
 class Split(models.TextChoices):
@@ -46,9 +47,9 @@ class Split(models.TextChoices):
 class PoolStatus(models.TextChoices):
     """Where a task's instruction pool stands in Stage I."""
 
-    OPEN = "open", "Being written"
-    SUBMITTED = "submitted", "Submitted (locked)"
-    RETURNED = "returned", "Returned with comments"
+    OPEN = "open", _("Being written")
+    SUBMITTED = "submitted", _("Submitted (locked)")
+    RETURNED = "returned", _("Returned with comments")
 
 
 class TaskQuerySet(models.QuerySet):
@@ -116,11 +117,21 @@ class Task(models.Model):
         return getattr(self, f"published_{split}")
 
 
+class UserSettings(models.Model):
+    """What a person chose for themselves (today: the interface language)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="interface")
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language}"
+
+
 class QCStatus(models.TextChoices):
-    PENDING = "pending", "Not reviewed"
-    IN_REVIEW = "in_review", "In review"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
+    PENDING = "pending", _("Not reviewed")
+    IN_REVIEW = "in_review", _("In review")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
 
 
 class TaskSplitQuerySet(models.QuerySet):

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 from .stats import Moments, Row
 
 PAPER_TABLE_2 = {"tokens": (24.4, 9.6), "within": (76.6, 37.2), "across": (106.6, 39.5), "instructions": 400}
-SERIES = (("within", "Within the same task", "#2563eb"), ("across", "Across tasks", "#f59e0b"))
+SERIES = (("within", _("Within the same task"), "#2563eb"), ("across", _("Across tasks"), "#f59e0b"))
 LABEL_WIDTH = 190
 PLOT_WIDTH = 560
 BAR_HEIGHT = 11
@@ -98,7 +100,11 @@ def distance_chart(rows: list[Row]) -> Chart:
     step = scale_max / 5
     ticks = [{"x": x(step * i), "value": round(step * i)} for i in range(6)]
     references = [
-        {"x": x(PAPER_TABLE_2[key][0]), "colour": colour, "label": f"paper {label.lower()}: {PAPER_TABLE_2[key][0]}"}
+        {
+            "x": x(PAPER_TABLE_2[key][0]),
+            "colour": colour,
+            "label": _("paper, %(series)s: %(value)s") % {"series": label, "value": PAPER_TABLE_2[key][0]},
+        }
         for key, label, colour in SERIES
     ]
     legend = [{"label": label, "colour": colour, "x": i * 200} for i, (_, label, colour) in enumerate(SERIES)]

@@ -9,6 +9,7 @@ router.register("instructions", api.InstructionViewSet, basename="api-instructio
 router.register("pools", api.PoolViewSet, basename="api-pool")
 
 urlpatterns = [
+    path("i18n/language/", views.LanguageView.as_view(), name="set-language"),
     path("tasks/", views.TaskListView.as_view(), name="task-list"),
     path("tasks/<slug:slug>/instructions/add/", stage1_views.InstructionAddView.as_view(), name="instruction-add"),
     path(

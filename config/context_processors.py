@@ -5,27 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
 
 from annotator import roles
 
 # (label, url name, who sees it: "all", "annotator", "reviewer", "admin")
 NAV_ITEMS = (
-    ("Home", "home", "all"),
-    ("Tasks", "task-list", "all"),
-    ("Instructions", "instruction-stats", "all"),
-    ("Samples", "sample-list", "admin"),
-    ("Imports", "import-list", "admin"),
-    ("Paraphrase", "paraphrase-start", "admin"),
-    ("Translation", "translation", "admin"),
-    ("Translations", "translation-results-index", "reviewer"),
-    ("Review", "review-queue", "reviewer"),
-    ("QC dashboard", "qc-dashboard", "admin"),
-    ("Sent back by QC", "qc-returned", "annotator"),
-    ("Exports", "export-list", "admin"),
-    ("Training", "training-run-list", "admin"),
-    ("Evaluations", "evaluation-list", "admin"),
-    ("Jobs", "job-list", "admin"),
-    ("API", "api-docs", "all"),
+    (_("Home"), "home", "all"),
+    (_("Tasks"), "task-list", "all"),
+    (_("Instructions"), "instruction-stats", "all"),
+    (_("Samples"), "sample-list", "admin"),
+    (_("Imports"), "import-list", "admin"),
+    (_("Paraphrase"), "paraphrase-start", "admin"),
+    (_("Translation"), "translation", "admin"),
+    (_("Translations"), "translation-results-index", "reviewer"),
+    (_("Review"), "review-queue", "reviewer"),
+    (_("QC dashboard"), "qc-dashboard", "admin"),
+    (_("Sent back by QC"), "qc-returned", "annotator"),
+    (_("Exports"), "export-list", "admin"),
+    (_("Training"), "training-run-list", "admin"),
+    (_("Evaluations"), "evaluation-list", "admin"),
+    (_("Jobs"), "job-list", "admin"),
+    (_("API"), "api-docs", "all"),
 )
 
 

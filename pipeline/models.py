@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from annotator.models import Instruction, Split, Task
 
@@ -28,18 +30,18 @@ class Image(models.Model):
 
 
 class ParaphraseState(models.TextChoices):
-    PENDING = "pending", "Not paraphrased"
-    ACCEPTED = "accepted", "Paraphrase accepted"
-    FALLBACK = "fallback", "Template fallback"
-    FAILED = "failed", "Failed"
-    NOT_NEEDED = "not_needed", "Not needed (output is already a sentence)"
+    PENDING = "pending", _("Not paraphrased")
+    ACCEPTED = "accepted", _("Paraphrase accepted")
+    FALLBACK = "fallback", _("Template fallback")
+    FAILED = "failed", _("Failed")
+    NOT_NEEDED = "not_needed", _("Not needed (output is already a sentence)")
 
 
 class SampleQCState(models.TextChoices):
-    UNCHECKED = "unchecked", "Not checked"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    CORRECTED = "corrected", "Corrected"
+    UNCHECKED = "unchecked", _("Not checked")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    CORRECTED = "corrected", _("Corrected")
 
 
 class Sample(models.Model):
@@ -97,23 +99,23 @@ class SampleImage(models.Model):
 
 
 class JobKind(models.TextChoices):
-    DEMO = "demo", "Demo"
-    IMPORT = "import", "Import"
-    PARAPHRASE = "paraphrase", "Paraphrase answers"
-    TRANSLATE = "translate", "Translate"
-    EXPORT = "export", "Export"
-    TRAIN = "train", "Train"
-    EVALUATE = "evaluate", "Evaluate"
-    JUDGE = "judge", "LLM judge"
-    ABLATE = "ablate", "Ablation series"
+    DEMO = "demo", _("Demo")
+    IMPORT = "import", _("Import")
+    PARAPHRASE = "paraphrase", _("Paraphrase answers")
+    TRANSLATE = "translate", _("Translate")
+    EXPORT = "export", _("Export")
+    TRAIN = "train", _("Train")
+    EVALUATE = "evaluate", _("Evaluate")
+    JUDGE = "judge", _("LLM judge")
+    ABLATE = "ablate", _("Ablation series")
 
 
 class JobStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Job(models.Model):
@@ -129,7 +131,10 @@ class Job(models.Model):
     done = models.PositiveBigIntegerField(default=0)
     total = models.PositiveBigIntegerField(null=True, blank=True)
     counters = models.JSONField(default=dict, blank=True, help_text="Live counts, e.g. created/skipped/rejected.")
-    message = models.CharField(max_length=500, blank=True)
+    message = models.CharField(
+        max_length=500, blank=True, help_text="In English; with message_args, a msgid with %(name)s placeholders."
+    )
+    message_args = models.JSONField(null=True, blank=True, help_text="Arguments of a translatable message.")
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -158,6 +163,20 @@ class Job(models.Model):
         if not self.total:
             return 100.0 if self.status == JobStatus.SUCCEEDED else None
         return round(100.0 * min(self.done, self.total) / self.total, 1)
+
+    @property
+    def display_message(self) -> str:
+        """The message in the reader's language: workers write English msgids (and arguments), never
+        translated text, so a job started in one language reads right in another."""
+        if not self.message:
+            return ""
+        text = gettext(self.message)
+        if not self.message_args:
+            return text
+        try:
+            return text % self.message_args
+        except (KeyError, TypeError, ValueError):  # a catalogue entry that lost a placeholder
+            return self.message % self.message_args
 
 
 class Export(models.Model):

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from annotator.models import Task
 from pipeline.demo import dataset as demo
@@ -25,7 +26,13 @@ def build_demo_dataset(job: Job, progress: Progress) -> dict[str, Any]:
     pause = float(job.params.get("seconds_per_sample", 0))
     make = demo.shapes_vqa_record if job.params.get("kind", "vqa") == "vqa" else demo.shapes_caption_record
     existing = set(Sample.objects.filter(task=task, split=split).values_list("source_id", flat=True))
-    progress.update(done=0, total=count, message=f"Drawing {count} demo samples for {task.slug}/{split}", force=True)
+    progress.update(
+        done=0,
+        total=count,
+        message=gettext_noop("Drawing %(count)s demo samples for %(task)s/%(split)s"),
+        message_args={"count": count, "task": task.slug, "split": split},
+        force=True,
+    )
     created = 0
     for index in range(count):
         record = make(index, seed=int(job.params.get("seed", 0)))
@@ -50,5 +57,5 @@ def build_demo_dataset(job: Job, progress: Progress) -> dict[str, Any]:
             if pause:
                 time.sleep(pause)
         progress.add(1, created=int(record.source_id not in existing), skipped=int(record.source_id in existing))
-    progress.update(message=f"{created} samples created", force=True)
+    progress.update(message=gettext_noop("%(created)s samples created"), message_args={"created": created}, force=True)
     return {"created": created, "skipped": count - created}

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from django.utils.translation import gettext
 from tqdm import tqdm
 
 from pipeline.models import Job, JobStatus
@@ -47,12 +48,14 @@ class BarProgress:
         total: int | None = None,
         message: str | None = None,
         force: bool = False,
+        message_args: dict[str, Any] | None = None,
         **counters: Any,
     ) -> None:
         if total is not None:
             self.bar.total = total
         if message is not None:
-            self.bar.set_postfix_str(message, refresh=False)
+            text = gettext(message)
+            self.bar.set_postfix_str(text % message_args if message_args else text, refresh=False)
         self.counters.update(counters)
         if done is not None:
             self.bar.n = done
@@ -88,7 +91,7 @@ def follow_jobs(
             while True:
                 bar.total = job.total
                 bar.n = job.done
-                note = f"{job.status}: {job.message}" if job.is_terminal else job.message
+                note = f"{job.status}: {job.display_message}" if job.is_terminal else job.display_message
                 bar.set_postfix_str(note, refresh=False)
                 bar.refresh()
                 if job.is_terminal:
@@ -101,6 +104,6 @@ def follow_jobs(
                 time.sleep(poll)
                 job.refresh_from_db()
         if job.status != JobStatus.SUCCEEDED:
-            out.write(f"job #{job.pk} {job.status}: {job.error or job.message}\n")
+            out.write(f"job #{job.pk} {job.status}: {job.error or job.display_message}\n")
         finished.append(job)
     return finished

@@ -35,6 +35,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from pipeline.models import Job, JobKind, JobStatus
 
@@ -63,6 +64,7 @@ class Progress:
         self.total = job.total
         self.counters: dict[str, Any] = dict(job.counters or {})
         self.message = job.message
+        self.message_args = job.message_args
         self.min_interval = settings.JOB_PROGRESS_MIN_INTERVAL if min_interval is None else min_interval
         self._last_write = 0.0
 
@@ -72,15 +74,20 @@ class Progress:
         total: int | None = None,
         message: str | None = None,
         force: bool = False,
+        message_args: dict[str, Any] | None = None,
         **counters: Any,
     ) -> None:
-        """Set absolute values; counters given by keyword replace their previous values."""
+        """Set absolute values; counters given by keyword replace their previous values.
+
+        `message` is English. To have it shown in each reader's language, pass a msgid marked with
+        gettext_noop and its %(name)s arguments in `message_args` (Job.display_message renders it)."""
         if done is not None:
             self.done = done
         if total is not None:
             self.total = total
         if message is not None:
             self.message = message[:500]
+            self.message_args = message_args
         self.counters.update(counters)
         self._maybe_write(force)
 
@@ -106,6 +113,7 @@ class Progress:
             total=self.total,
             counters=self.counters,
             message=self.message,
+            message_args=self.message_args,
             heartbeat_at=timezone.now(),
         )
         if not written:
@@ -191,7 +199,13 @@ def run_job(job_id: int, body: JobBody) -> str | None:
         return None
     except JobCancelled:
         _finish(
-            job_id, attempt, JobStatus.CANCELLED, done=progress.done, counters=progress.counters, message="Cancelled."
+            job_id,
+            attempt,
+            JobStatus.CANCELLED,
+            done=progress.done,
+            counters=progress.counters,
+            message=gettext_noop("Cancelled."),
+            message_args=None,
         )
         return JobStatus.CANCELLED
     except Exception as exc:  # the job records any failure; the worker itself carries on
@@ -219,6 +233,7 @@ def run_job(job_id: int, body: JobBody) -> str | None:
         total=progress.total if progress.total is not None else max(done, progress.done),
         counters=progress.counters,
         message=progress.message,
+        message_args=progress.message_args,
         result=result,
     )
     return JobStatus.SUCCEEDED
@@ -259,7 +274,7 @@ def start_job(
     params: dict[str, Any] | None = None,
     total: int | None = None,
     for_task: Any = None,
-    message: str = "Queued.",
+    message: str = gettext_noop("Queued."),
 ) -> Job:
     """Create a Job row and enqueue its Celery task (by dotted name, "<module>.<function>" of a `job_task`)
     once the current transaction commits."""
@@ -315,7 +330,11 @@ def request_cancel(job: Job) -> None:
     now = timezone.now()
     at_once = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=_stale_before())
     if Job.objects.filter(at_once, pk=job.pk).update(
-        status=JobStatus.CANCELLED, cancel_requested=True, finished_at=now, message="Cancelled."
+        status=JobStatus.CANCELLED,
+        cancel_requested=True,
+        finished_at=now,
+        message=gettext_noop("Cancelled."),
+        message_args=None,
     ):
         return
     Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(cancel_requested=True)
@@ -326,7 +345,7 @@ def requeue_stale_jobs() -> list[int]:
     stale = _stale_before()
     # A dead worker's job that an admin asked to cancel will never reach a progress write: end it.
     Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale, cancel_requested=True).update(
-        status=JobStatus.CANCELLED, finished_at=timezone.now(), message="Cancelled."
+        status=JobStatus.CANCELLED, finished_at=timezone.now(), message=gettext_noop("Cancelled."), message_args=None
     )
     jobs = list(
         Job.objects.filter(

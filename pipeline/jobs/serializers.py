@@ -9,6 +9,7 @@ from pipeline.models import Job
 
 class JobSerializer(serializers.ModelSerializer):
     percent = serializers.FloatField(read_only=True, allow_null=True)
+    message = serializers.CharField(source="display_message", read_only=True, help_text="In the reader's language.")
     created_by = serializers.StringRelatedField()
     task = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 

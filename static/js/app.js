@@ -1,5 +1,11 @@
 // Live progress for every element with data-job-url: polls the job's JSON endpoint until it ends.
 (function () {
+  // Status words in the reader's language (base.html loads the /jsi18n/ catalogue first; djangojs.po).
+  const gettext = window.gettext || ((s) => s);
+  const STATUS_WORDS = {
+    queued: gettext("queued"), running: gettext("running"), succeeded: gettext("succeeded"),
+    failed: gettext("failed"), cancelled: gettext("cancelled"),
+  };
   const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
   function render(el, job) {
     const bar = el.querySelector(".bar");
@@ -8,7 +14,7 @@
     const box = el.querySelector(".progress");
     if (box) box.className = "progress " + job.status;
     const set = (sel, text) => { const n = el.querySelector(sel); if (n) n.textContent = text; };
-    set("[data-field=status]", job.status);
+    set("[data-field=status]", STATUS_WORDS[job.status] || job.status);
     const badge = el.querySelector(".badge[data-field=status]");
     if (badge) badge.className = "badge " + job.status;
     set("[data-field=done]", job.done);

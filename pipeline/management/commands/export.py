@@ -66,7 +66,7 @@ class Command(BaseCommand):
 
         job = Job.objects.get(pk=export.job_id)
         if job.status != JobStatus.SUCCEEDED:
-            raise CommandError(f"export {export.name} {job.status}: {job.error or job.message}")
+            raise CommandError(f"export {export.name} {job.status}: {job.error or job.display_message}")
         export.refresh_from_db()
         self.stdout.write(
             self.style.SUCCESS(

@@ -46,10 +46,12 @@ class JobAndBar:
         total: int | None = None,
         message: str | None = None,
         force: bool = False,
+        message_args: dict[str, Any] | None = None,
         **counters: Any,
     ) -> None:
-        self.job_progress.update(done=done, total=total, message=message, force=force, **counters)
-        self.bar.update(done=done, total=total, message=message, force=force, **counters)
+        fields = {"done": done, "total": total, "message": message, "force": force, "message_args": message_args}
+        self.job_progress.update(**fields, **counters)
+        self.bar.update(**fields, **counters)
 
 
 class Command(BaseCommand):

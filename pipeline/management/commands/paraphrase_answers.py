@@ -62,7 +62,7 @@ class Command(BaseCommand):
             runner.join()
             job.refresh_from_db()
         style = self.style.SUCCESS if job.status == "succeeded" else self.style.ERROR
-        self.stdout.write(style(f"Job #{job.pk} {job.status}: {job.message or job.error}"))
+        self.stdout.write(style(f"Job #{job.pk} {job.status}: {job.display_message or job.error}"))
 
 
 def _run_inline(job_id: int) -> None:

@@ -34,7 +34,9 @@ class Command(BaseCommand):
         if options["wait"]:
             jobs = follow_jobs(outcome["jobs"], stream=self.stderr)
             failed = [
-                f"#{job.pk} {job.status}: {job.error or job.message}" for job in jobs if job.status != "succeeded"
+                f"#{job.pk} {job.status}: {job.error or job.display_message}"
+                for job in jobs
+                if job.status != "succeeded"
             ]
             if failed:
                 raise CommandError("demo jobs did not succeed: " + "; ".join(failed))
