@@ -221,6 +221,14 @@ MATRIX: list[Row] = [
     # --- accounts ---------------------------------------------------------------------------
     Row("login", "get", expect(200, **EVERYONE_SIGNED_IN)),
     Row("logout", "post", expect(302, annotator=302, reviewer=302, admin=302, other=302)),
+    # the header's language switcher and the JavaScript catalogue: for everyone, signed in or not
+    Row(
+        "set-language",
+        "post",
+        expect(302, annotator=302, reviewer=302, admin=302, other=302),
+        data=lambda w: {"language": "zh-hans", "next": "/"},
+    ),
+    Row("javascript-catalog", "get", expect(200, **EVERYONE_SIGNED_IN)),
     # --- annotator: home and the task registry ----------------------------------------------
     Row("home", "get", expect(LOGIN, **EVERYONE_SIGNED_IN)),
     Row("task-list", "get", expect(LOGIN, **EVERYONE_SIGNED_IN)),

@@ -53,10 +53,26 @@ def ensure_demo_users() -> dict[str, str]:
     return logins
 
 
+def demo_translation_model() -> Path | None:
+    """The demo's NLLB: when TRANSLATION_MODEL names a folder under var/ that does not exist yet (`make run`'s
+    .env sets var/models/demo-nllb), a tiny random NLLB-architecture model with the 80 languages' tokens is
+    written there, so Stage IV runs end to end on a laptop. Its output is noise: real runs point
+    TRANSLATION_MODEL at facebook/nllb-200-* (same loading code)."""
+    from pipeline.translation import random_model
+    from pipeline.translation.languages import PAPER_LANGUAGES, SOURCE_NLLB
+
+    folder = Path(settings.TRANSLATION_MODEL).expanduser()
+    folder = folder if folder.is_absolute() else settings.BASE_DIR / folder
+    if settings.TRANSLATION_BACKEND == "openai" or folder.exists() or settings.VAR_DIR.resolve() not in folder.parents:
+        return None
+    return random_model.build(folder, [SOURCE_NLLB, *(nllb for _, nllb, _ in PAPER_LANGUAGES)])
+
+
 @transaction.atomic
 def seed_demo(seconds_per_sample: float = 0.0) -> dict[str, Any]:
     logins = ensure_demo_users()
     load_tasks()
+    Task.objects.filter(slug="shapes").update(translated=True)  # the demo's evaluation split can be translated
     User = get_user_model()
     annotator = User.objects.get(username="annotator")
     reviewer = User.objects.get(username="reviewer")

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pipeline.demo.seeding import DEMO_USERS, demo_logins_file, seed_demo
+from pipeline.demo.seeding import DEMO_USERS, demo_logins_file, demo_translation_model, seed_demo
 from pipeline.jobs.cli import follow_jobs
 
 
@@ -24,6 +24,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         outcome = seed_demo(seconds_per_sample=options["seconds_per_sample"])
+        model = demo_translation_model()
+        if model is not None:
+            self.stdout.write(f"Demo translation model (tiny, random weights) written to {model}")
         self.stdout.write(self.style.SUCCESS(f"Demo project ready. Logins (also in {demo_logins_file()}):"))
         role_of = {username: role for username, role, _ in DEMO_USERS}
         for username, password in outcome["logins"].items():
