@@ -304,13 +304,67 @@ def _media_key(item: Media) -> tuple | None:
 
 
 def draft_problem(draft: Draft) -> str | None:
-    """Checks every adapter's drafts share: a usable source id and a non-empty output."""
+    """Checks every adapter's drafts share: a usable source id, a non-empty output, and nothing the
+    database or the export encoder cannot store (so no batch fails half-way through an import)."""
     if not draft.source_id:
         return "missing source id"
     if len(draft.source_id) > SOURCE_ID_MAX:
         return f"source id longer than {SOURCE_ID_MAX} characters"
-    if not draft.output.strip():
+    if not isinstance(draft.output, str) or not draft.output.strip():
         return "empty output"
+    for name, text in (
+        ("source id", draft.source_id),
+        ("inputs", draft.inputs),
+        ("output", draft.output),
+        ("instruction", draft.instruction_text),
+        ("original output", draft.original_output),
+    ):
+        if text is not None and (problem := text_problem(text)):
+            return f"{name} {problem}"
+    return meta_problem(draft.meta, settings.IMPORT_META_MAX_DEPTH)
+
+
+def text_problem(text: str) -> str | None:
+    """Why PostgreSQL cannot store `text` (a NUL character, a lone surrogate), or None."""
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which the database cannot store"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate (\\ud800-\\udfff), which is not valid text"
+    return None
+
+
+INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def meta_problem(meta: Any, max_depth: int) -> str | None:
+    """Why `meta` cannot be stored and exported: nesting deeper than `max_depth`, a NUL or bad text in a
+    key or string, a number the export encoder (orjson) cannot write. Iterative: any depth is safe."""
+    stack: list[tuple[Any, str, int]] = [(meta, "meta", 1)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > max_depth:
+                return f"{where} nests deeper than {max_depth} levels (IMPORT_META_MAX_DEPTH)"
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str) and (problem := text_problem(key)):
+                    return f"a key in {where} {problem}"
+                stack.append((item, f"{where}.{key}" if isinstance(value, dict) else f"{where}[{key}]", depth + 1))
+        elif isinstance(value, str):
+            if problem := text_problem(value):
+                return f"{where} {problem}"
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int):
+            if not INT64[0] <= value <= INT64[1]:
+                return f"{where} is an integer beyond 64 bits, which the M3IT export cannot write"
+        elif isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                return f"{where} is not a finite number"
+        else:
+            return f"{where} is not a JSON value ({type(value).__name__})"
     return None
 
 
