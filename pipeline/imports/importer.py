@@ -62,7 +62,7 @@ from pipeline.media.images import (
     draw_boxes,
     prepare_image,
 )
-from pipeline.media.video import VideoRejected, sample_frames
+from pipeline.media.video import VideoRejected, sample_frames, sample_video
 from pipeline.models import Job, JobKind, ParaphraseState, Sample, SampleImage
 from pipeline.samples.selection import draw_instruction
 
@@ -212,6 +212,7 @@ class MediaResolver:
         self.store = store
         self.max_cached = max_cached
         self.keys: dict[Any, list[str]] = {}
+        self.frame_indexes: dict[Any, list[int]] = {}  # video key → the sampled frames' indexes
         self.pending: dict[str, PendingImage] = {}
         self.pending_bytes = 0
 
@@ -219,12 +220,16 @@ class MediaResolver:
         self.pending = {}
         self.pending_bytes = 0
         if len(self.keys) >= self.max_cached:
-            self.keys.clear()
-            self.store.ids.clear()
+            self.forget()
 
     def forget(self) -> None:
         self.keys.clear()
+        self.frame_indexes.clear()
         self.store.ids.clear()
+
+    def video_frames(self, media: list[Media]) -> list[list[int]]:
+        """The sampled frame indexes of each video of a row resolved just now (for its meta)."""
+        return [self.frame_indexes[_media_key(item)] for item in media if isinstance(item, VideoFile)]
 
     def resolve(self, media: list[Media]) -> list[str]:
         """sha256 of every image of the row; raises RowMediaError (with the message) when one fails."""
@@ -241,8 +246,9 @@ class MediaResolver:
         if key is not None and key in self.keys:
             return self.keys[key]
         if isinstance(item, VideoFile):
-            frames = sample_frames(_video_path(self.source, item.path), item.frames)
-            shas = [self._add(prepare_image(frame)) for frame in frames]
+            sampled = sample_video(_video_path(self.source, item.path), item.frames)
+            shas = [self._add(prepare_image(frame)) for frame in sampled.frames]
+            self.frame_indexes[key] = sampled.indexes
         else:
             data = item.data if isinstance(item, ImageData) else _read_file(self.source, item.path)
             prepared = prepare_image(data)
@@ -586,6 +592,9 @@ class Importer:
                 if draft.where not in self._media_rejected:  # else already counted in the check pass
                     rejected.append(Rejected(draft.where, str(exc), draft.source_id))
                 continue
+            if videos := resolver.video_frames(draft.media):
+                # Which frames were sampled, 0-based, as the row's meta records them (one list per video).
+                draft.meta = {**draft.meta, "frame_indexes": videos[0] if len(videos) == 1 else videos}
             existing.add(draft.source_id)  # a repeated id inside the file counts as a duplicate too
             new.append(draft)
             media.append(shas)
