@@ -64,6 +64,7 @@ from pipeline.media.images import (
 )
 from pipeline.media.video import VideoRejected, sample_frames, sample_video
 from pipeline.models import Job, JobKind, ParaphraseState, Sample, SampleImage
+from pipeline.samples.locks import lock_splits
 from pipeline.samples.selection import draw_instruction
 
 FIRST_REJECTED = 20
@@ -603,6 +604,7 @@ class Importer:
         if not new:
             return BatchResult(consumed, 0, duplicates, rejected)
         with transaction.atomic():
+            lock_splits([(self.task.pk, self.split)])  # the one lock order (pipeline.samples.locks)
             image_ids = resolver.flush()
             samples = [self._sample(draft, pool, by_text) for draft in new]
             insert_rows(samples)

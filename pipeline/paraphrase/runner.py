@@ -36,6 +36,7 @@ from pipeline.models import (
 )
 from pipeline.paraphrase import prompt as paraphrase
 from pipeline.paraphrase.llm import ChatRequest, ChatResult, LLMConfig, stream_results
+from pipeline.samples.locks import lock_samples, lock_splits
 
 COUNTERS = ("accepted", "fallback", "failed", "cached", "requests", "retries", "tokens_in", "tokens_out")
 WRITE_EVERY_SECONDS = 0.25
@@ -421,9 +422,10 @@ class _Writer:
         """Drop the samples that stopped being pending since they were read (another job or a QC
         correction wrote them): their new state is kept, and they are not counted here."""
         ids = [sample.pk for sample in self.samples]
+        # Splits first, then samples, each by primary key: the order QC decisions take (pipeline.samples.locks).
+        lock_splits((sample.task_id, sample.split) for sample in self.samples)
         pending = set(
-            Sample.objects.select_for_update()
-            .filter(pk__in=ids, paraphrase_state=ParaphraseState.PENDING)
+            lock_samples(Sample.objects.filter(pk__in=ids, paraphrase_state=ParaphraseState.PENDING))
             .exclude(CORRECTED_BY_QC)  # a reviewer's correction stays, though the sample is still pending
             .values_list("pk", flat=True)
         )
