@@ -216,6 +216,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # A running job whose heartbeat is older than this is taken to have lost its worker.
 JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=120)
+# Every worker re-sends stale running jobs and lost or unsent queued jobs this often (0: only at start).
+JOB_SWEEP_SECONDS = env.float("JOB_SWEEP_SECONDS", default=30)
 JOB_PROGRESS_MIN_INTERVAL = env.float("JOB_PROGRESS_MIN_INTERVAL", default=0.5)
 
 # --- LLM paraphrasing (any OpenAI-compatible endpoint) ---------------------------------------

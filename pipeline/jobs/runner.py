@@ -12,7 +12,10 @@ one conditional UPDATE (queued, or running with a stale heartbeat), so a redeliv
 second worker never runs the same job twice at once; a heartbeat thread keeps the claim alive.
 Bodies must be resumable (skip what an earlier attempt already committed): after a killed
 worker the job is claimed again, by redelivery (acks_late) or by `requeue_stale_jobs`, which
-every worker runs when it starts. A redelivered message that finds the job still running (its
+every worker runs when it starts and then every JOB_SWEEP_SECONDS (`JobSweeper`). The sweep also
+sends the jobs whose message never reached the broker (it was down at start) or was lost (a broker
+restart); one conditional UPDATE on `sent_at` lets one sweeper of several re-send a job per window.
+A redelivered message that finds the job still running (its
 holder died a moment ago, heartbeat still fresh) is sent again for when the heartbeat will be
 stale, so the job is not left running forever. Every write of a claimed attempt names the attempt
 number, so a worker whose claim was taken over (a zombie) cannot overwrite the new owner's state.
@@ -275,8 +278,20 @@ def start_job(
         celery_task_id=str(uuid.uuid4()),
         message=message,
     )
-    transaction.on_commit(lambda: send_job(job))
+    transaction.on_commit(lambda: _send_or_leave_queued(job))
     return job
+
+
+BROKER_DOWN = "Queued. The message broker cannot be reached; a worker sends the job when it is back."
+
+
+def _send_or_leave_queued(job: Job) -> None:
+    """Send a new job's message; with the broker down the job stays queued, and the sweep sends it."""
+    try:
+        send_job(job)
+    except Exception:
+        log.warning("job %s: the broker cannot be reached; it stays queued for the sweep", job.pk, exc_info=True)
+        Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(message=BROKER_DOWN)
 
 
 def job_task_named(task_name: str) -> Any:
@@ -291,6 +306,7 @@ def send_job(job: Job, countdown: float | None = None) -> None:
     """Put a job's message on its queue (again). Safe to repeat: only one claim can win."""
     task = job_task_named(job.task_name)
     task.apply_async(args=[job.pk], queue=job.queue, task_id=job.celery_task_id, countdown=countdown)
+    Job.objects.filter(pk=job.pk).update(sent_at=timezone.now())
 
 
 def resend_if_held(job_id: int) -> bool:
@@ -322,19 +338,55 @@ def request_cancel(job: Job) -> None:
 
 
 def requeue_stale_jobs() -> list[int]:
-    """Send again the jobs whose worker died: running with a stale heartbeat, or queued for long."""
+    """Send again the jobs whose worker died (running, heartbeat stale) or whose message was lost or never
+    sent (queued, not sent for a stale window, or never sent at all). Safe in every worker at once: a job
+    is re-sent by the one sweeper whose conditional UPDATE of `sent_at` wins, at most once per window."""
     stale = _stale_before()
+    now = timezone.now()
     # A dead worker's job that an admin asked to cancel will never reach a progress write: end it.
     Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale, cancel_requested=True).update(
-        status=JobStatus.CANCELLED, finished_at=timezone.now(), message="Cancelled."
+        status=JobStatus.CANCELLED, finished_at=now, message="Cancelled."
     )
-    jobs = list(
-        Job.objects.filter(
-            Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale) | Q(status=JobStatus.QUEUED, created_at__lt=stale),
-            cancel_requested=False,
-        )
+    not_sent_lately = Q(sent_at__isnull=True) | Q(sent_at__lt=stale)
+    due = (
+        Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
+        | Q(status=JobStatus.QUEUED, sent_at__isnull=True, created_at__lt=now - timedelta(seconds=NEW_JOB_GRACE))
+        | Q(status=JobStatus.QUEUED, sent_at__lt=stale)
     )
-    for job in jobs:
-        log.warning("re-sending job %s (%s, %s): its worker is gone", job.pk, job.kind, job.status)
-        send_job(job)
-    return [job.pk for job in jobs]
+    sent = []
+    for pk, previous in Job.objects.filter(due, not_sent_lately, cancel_requested=False).values_list("pk", "sent_at"):
+        if not Job.objects.filter(not_sent_lately, pk=pk, sent_at=previous).update(sent_at=now):
+            continue  # another worker's sweep took it
+        job = Job.objects.get(pk=pk)
+        try:
+            send_job(job)
+        except Exception:  # the broker is down: leave it for the next sweep, try no more now
+            log.warning("sweep: job %s could not be sent; the broker cannot be reached", pk, exc_info=True)
+            Job.objects.filter(pk=pk, sent_at=now).update(sent_at=previous)
+            break
+        log.warning("re-sent job %s (%s, %s): its worker is gone or its message was lost", pk, job.kind, job.status)
+        sent.append(pk)
+    return sent
+
+
+NEW_JOB_GRACE = 10  # seconds: a job just created is being sent by start_job; the sweep leaves it alone
+
+
+class JobSweeper(threading.Thread):
+    """Runs `requeue_stale_jobs` every `interval` seconds in a worker's main process (started on
+    worker_ready, config/celery.py). Every worker runs one: no extra process to start (`make run` and any
+    number of workers work as they are), and the conditional UPDATE keeps their sweeps from doubling up."""
+
+    def __init__(self, interval: float) -> None:
+        super().__init__(daemon=True, name="job-sweeper")
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                requeue_stale_jobs()
+            except Exception:  # a database or broker hiccup: try again next time
+                log.warning("job sweep failed", exc_info=True)
+            finally:
+                connection.close()  # hold no connection between sweeps (the pool forks new children)
