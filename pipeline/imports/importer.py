@@ -78,6 +78,8 @@ class RowMediaError(Exception):
 class ImportRejected(Exception):
     """Too many rows were rejected; nothing was written. `result` holds the counts and first rows."""
 
+    user_error = True  # the message and the report say it all: jobs log it without a traceback
+
     def __init__(self, message: str, result: dict[str, Any]) -> None:
         super().__init__(message)
         self.result = result
@@ -664,7 +666,7 @@ def resolve_folder(folder: str, *, trusted: bool = False) -> Path:
         if candidate.is_absolute():
             resolved = candidate.resolve()
             if resolved != root and root not in resolved.parents:
-                raise ImportInputError(f"folder {folder!r} is outside the import folder {root}")
+                raise ImportInputError(f"folder {folder!r} is outside the import folder (IMPORT_ROOT)")
             path = resolved
         else:
             path = safe_join(root, folder) if folder not in ("", ".") else root

@@ -198,8 +198,11 @@ def run_job(job_id: int, body: JobBody) -> str | None:
         )
         return JobStatus.CANCELLED
     except Exception as exc:  # the job records any failure; the worker itself carries on
-        log.exception("job %s failed", job_id)
-        error = f"{type(exc).__name__}: {exc}"
+        if getattr(exc, "user_error", False):  # bad input, said in the message: no traceback for it
+            log.info("job %s failed: %s", job_id, exc)
+        else:
+            log.exception("job %s failed", job_id)
+        error = scrub_paths(f"{type(exc).__name__}: {exc}")
         _finish(
             job_id,
             attempt,
@@ -225,6 +228,16 @@ def run_job(job_id: int, body: JobBody) -> str | None:
         result=result,
     )
     return JobStatus.SUCCEEDED
+
+
+def scrub_paths(text: str) -> str:
+    """`text` with the server's folders named by their setting, not their absolute path (users read it)."""
+    roots = [(name, str(getattr(settings, name, "") or "")) for name in ("IMPORT_ROOT", "MEDIA_ROOT", "EXPORT_ROOT")]
+    roots.append(("BASE_DIR", str(settings.BASE_DIR)))
+    for name, root in sorted(roots, key=lambda pair: -len(pair[1])):  # longest first: nested folders
+        if root and root != "/":
+            text = text.replace(root.rstrip("/") + "/", f"<{name}>/").replace(root, f"<{name}>")
+    return text
 
 
 def job_task(*, queue: str = "default", **celery_options: Any) -> Callable[[JobBody], Any]:

@@ -27,6 +27,8 @@ Box = tuple[float, float, float, float]
 class ImportInputError(ValueError):
     """The input as a whole cannot be imported (bad file, bad path, unknown adapter); nothing is written."""
 
+    user_error = True  # the message says it all: jobs log it without a traceback
+
 
 # ---- media references: what a draft points at; the importer loads and stores them -------------
 
