@@ -31,6 +31,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import kombu.exceptions
 from celery import shared_task
 from celery.utils.imports import symbol_by_name
 from django.conf import settings
@@ -295,6 +296,7 @@ def start_job(
     return job
 
 
+BROKER_ERRORS = (kombu.exceptions.OperationalError, OSError)  # what a send raises while the broker is down
 BROKER_DOWN = "Queued. The message broker cannot be reached; a worker sends the job when it is back."
 
 
@@ -302,7 +304,7 @@ def _send_or_leave_queued(job: Job) -> None:
     """Send a new job's message; with the broker down the job stays queued, and the sweep sends it."""
     try:
         send_job(job)
-    except Exception:
+    except BROKER_ERRORS:
         log.warning("job %s: the broker cannot be reached; it stays queued for the sweep", job.pk, exc_info=True)
         Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(message=BROKER_DOWN)
 
@@ -373,7 +375,7 @@ def requeue_stale_jobs() -> list[int]:
         job = Job.objects.get(pk=pk)
         try:
             send_job(job)
-        except Exception:  # the broker is down: leave it for the next sweep, try no more now
+        except BROKER_ERRORS:  # the broker is down: leave it for the next sweep, try no more now
             log.warning("sweep: job %s could not be sent; the broker cannot be reached", pk, exc_info=True)
             Job.objects.filter(pk=pk, sent_at=now).update(sent_at=previous)
             break
