@@ -19,7 +19,16 @@ app.autodiscover_tasks([f"pipeline.{step}" for step in STEPS])
 
 @worker_ready.connect
 def _requeue_orphaned_jobs(**_: object) -> None:
-    """A worker that starts picks up jobs whose worker died (heartbeat gone stale)."""
-    from pipeline.jobs.runner import requeue_stale_jobs
+    """A worker that starts picks up jobs whose worker died (heartbeat gone stale) or whose message was
+    lost, then keeps sweeping every JOB_SWEEP_SECONDS (pipeline.jobs.runner.JobSweeper)."""
+    from django.conf import settings
+    from django.db import connection
 
-    requeue_stale_jobs()
+    from pipeline.jobs.runner import JobSweeper, requeue_stale_jobs
+
+    try:
+        requeue_stale_jobs()
+    finally:
+        connection.close()
+    if settings.JOB_SWEEP_SECONDS > 0:
+        JobSweeper(settings.JOB_SWEEP_SECONDS).start()

@@ -164,6 +164,9 @@ IMPORT_ZIP_MAX_ENTRIES = env.int("IMPORT_ZIP_MAX_ENTRIES", default=200_000)
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=1000)
 # A batch also ends when its new images pass this many bytes (they are held in memory until the commit).
 IMPORT_BATCH_MAX_BYTES = env.int("IMPORT_BATCH_MAX_BYTES", default=64 * 1024 * 1024)
+# A row whose meta nests deeper than this is rejected: PostgreSQL's jsonb and the export's encoder
+# (orjson: 254 levels) refuse deep values, and no source dataset needs more than a handful of levels.
+IMPORT_META_MAX_DEPTH = env.int("IMPORT_META_MAX_DEPTH", default=32)
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -221,6 +224,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # A running job whose heartbeat is older than this is taken to have lost its worker.
 JOB_STALE_AFTER_SECONDS = env.int("JOB_STALE_AFTER_SECONDS", default=120)
+# Every worker re-sends stale running jobs and lost or unsent queued jobs this often (0: only at start).
+JOB_SWEEP_SECONDS = env.float("JOB_SWEEP_SECONDS", default=30)
 JOB_PROGRESS_MIN_INTERVAL = env.float("JOB_PROGRESS_MIN_INTERVAL", default=0.5)
 
 # --- LLM paraphrasing (any OpenAI-compatible endpoint) ---------------------------------------

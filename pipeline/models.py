@@ -146,6 +146,9 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its message last went to the broker (None: never sent yet)."
+    )
 
     class Meta:
         ordering = ["-id"]

@@ -34,7 +34,12 @@ def insert_rows(objs: Sequence[Model]) -> None:
         for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
             setattr(obj, meta.pk.attname, pk)
         columns = ", ".join(quote(field.column) for field in fields)
-        with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+        # COPY runs on psycopg's own cursor, outside Django's error wrapping: wrap it, so a unique
+        # violation (another import of the same split committed first) is Django's IntegrityError and
+        # the importer's retry sees it.
+        with connection.wrap_database_errors, cursor.cursor.copy(
+            f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
+        ) as copy:
             for obj in objs:
                 copy.write_row([field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields])
     for obj in objs:

@@ -62,9 +62,10 @@ from pipeline.media.images import (
     draw_boxes,
     prepare_image,
 )
-from pipeline.media.video import VideoRejected, sample_frames
+from pipeline.media.video import VideoRejected, sample_frames, sample_video
 from pipeline.models import Image, Job, JobKind, ParaphraseState, Sample, SampleImage
 from pipeline.samples import counts
+from pipeline.samples.locks import lock_splits
 from pipeline.samples.selection import draw_instruction
 
 FIRST_REJECTED = 20
@@ -77,6 +78,8 @@ class RowMediaError(Exception):
 
 class ImportRejected(Exception):
     """Too many rows were rejected; nothing was written. `result` holds the counts and first rows."""
+
+    user_error = True  # the message and the report say it all: jobs log it without a traceback
 
     def __init__(self, message: str, result: dict[str, Any]) -> None:
         super().__init__(message)
@@ -213,6 +216,7 @@ class MediaResolver:
         self.store = store
         self.max_cached = max_cached
         self.keys: dict[Any, list[str]] = {}
+        self.frame_indexes: dict[Any, list[int]] = {}  # video key → the sampled frames' indexes
         self.pending: dict[str, PendingImage] = {}
         self.pending_bytes = 0
 
@@ -220,12 +224,16 @@ class MediaResolver:
         self.pending = {}
         self.pending_bytes = 0
         if len(self.keys) >= self.max_cached:
-            self.keys.clear()
-            self.store.ids.clear()
+            self.forget()
 
     def forget(self) -> None:
         self.keys.clear()
+        self.frame_indexes.clear()
         self.store.ids.clear()
+
+    def video_frames(self, media: list[Media]) -> list[list[int]]:
+        """The sampled frame indexes of each video of a row resolved just now (for its meta)."""
+        return [self.frame_indexes[_media_key(item)] for item in media if isinstance(item, VideoFile)]
 
     def resolve(self, media: list[Media]) -> list[str]:
         """sha256 of every image of the row; raises RowMediaError (with the message) when one fails."""
@@ -242,8 +250,9 @@ class MediaResolver:
         if key is not None and key in self.keys:
             return self.keys[key]
         if isinstance(item, VideoFile):
-            frames = sample_frames(_video_path(self.source, item.path), item.frames)
-            shas = [self._add(prepare_image(frame)) for frame in frames]
+            sampled = sample_video(_video_path(self.source, item.path), item.frames)
+            shas = [self._add(prepare_image(frame)) for frame in sampled.frames]
+            self.frame_indexes[key] = sampled.indexes
         else:
             data = item.data if isinstance(item, ImageData) else _read_file(self.source, item.path)
             prepared = prepare_image(data)
@@ -305,13 +314,67 @@ def _media_key(item: Media) -> tuple | None:
 
 
 def draft_problem(draft: Draft) -> str | None:
-    """Checks every adapter's drafts share: a usable source id and a non-empty output."""
+    """Checks every adapter's drafts share: a usable source id, a non-empty output, and nothing the
+    database or the export encoder cannot store (so no batch fails half-way through an import)."""
     if not draft.source_id:
         return "missing source id"
     if len(draft.source_id) > SOURCE_ID_MAX:
         return f"source id longer than {SOURCE_ID_MAX} characters"
-    if not draft.output.strip():
+    if not isinstance(draft.output, str) or not draft.output.strip():
         return "empty output"
+    for name, text in (
+        ("source id", draft.source_id),
+        ("inputs", draft.inputs),
+        ("output", draft.output),
+        ("instruction", draft.instruction_text),
+        ("original output", draft.original_output),
+    ):
+        if text is not None and (problem := text_problem(text)):
+            return f"{name} {problem}"
+    return meta_problem(draft.meta, settings.IMPORT_META_MAX_DEPTH)
+
+
+def text_problem(text: str) -> str | None:
+    """Why PostgreSQL cannot store `text` (a NUL character, a lone surrogate), or None."""
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which the database cannot store"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate (\\ud800-\\udfff), which is not valid text"
+    return None
+
+
+INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def meta_problem(meta: Any, max_depth: int) -> str | None:
+    """Why `meta` cannot be stored and exported: nesting deeper than `max_depth`, a NUL or bad text in a
+    key or string, a number the export encoder (orjson) cannot write. Iterative: any depth is safe."""
+    stack: list[tuple[Any, str, int]] = [(meta, "meta", 1)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > max_depth:
+                return f"{where} nests deeper than {max_depth} levels (IMPORT_META_MAX_DEPTH)"
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str) and (problem := text_problem(key)):
+                    return f"a key in {where} {problem}"
+                stack.append((item, f"{where}.{key}" if isinstance(value, dict) else f"{where}[{key}]", depth + 1))
+        elif isinstance(value, str):
+            if problem := text_problem(value):
+                return f"{where} {problem}"
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif isinstance(value, int):
+            if not INT64[0] <= value <= INT64[1]:
+                return f"{where} is an integer beyond 64 bits, which the M3IT export cannot write"
+        elif isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                return f"{where} is not a finite number"
+        else:
+            return f"{where} is not a JSON value ({type(value).__name__})"
     return None
 
 
@@ -537,6 +600,9 @@ class Importer:
                 if draft.where not in self._media_rejected:  # else already counted in the check pass
                     rejected.append(Rejected(draft.where, str(exc), draft.source_id))
                 continue
+            if videos := resolver.video_frames(draft.media):
+                # Which frames were sampled, 0-based, as the row's meta records them (one list per video).
+                draft.meta = {**draft.meta, "frame_indexes": videos[0] if len(videos) == 1 else videos}
             existing.add(draft.source_id)  # a repeated id inside the file counts as a duplicate too
             new.append(draft)
             media.append(shas)
@@ -545,6 +611,7 @@ class Importer:
         if not new:
             return BatchResult(consumed, 0, duplicates, rejected)
         with transaction.atomic():
+            lock_splits([(self.task.pk, self.split)])  # the one lock order (pipeline.samples.locks)
             image_ids = resolver.flush()
             samples = [self._sample(draft, pool, by_text) for draft in new]
             insert_rows(samples)
@@ -605,7 +672,7 @@ def resolve_folder(folder: str, *, trusted: bool = False) -> Path:
         if candidate.is_absolute():
             resolved = candidate.resolve()
             if resolved != root and root not in resolved.parents:
-                raise ImportInputError(f"folder {folder!r} is outside the import folder {root}")
+                raise ImportInputError(f"folder {folder!r} is outside the import folder (IMPORT_ROOT)")
             path = resolved
         else:
             path = safe_join(root, folder) if folder not in ("", ".") else root

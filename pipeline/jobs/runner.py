@@ -12,7 +12,10 @@ one conditional UPDATE (queued, or running with a stale heartbeat), so a redeliv
 second worker never runs the same job twice at once; a heartbeat thread keeps the claim alive.
 Bodies must be resumable (skip what an earlier attempt already committed): after a killed
 worker the job is claimed again, by redelivery (acks_late) or by `requeue_stale_jobs`, which
-every worker runs when it starts. A redelivered message that finds the job still running (its
+every worker runs when it starts and then every JOB_SWEEP_SECONDS (`JobSweeper`). The sweep also
+sends the jobs whose message never reached the broker (it was down at start) or was lost (a broker
+restart); one conditional UPDATE on `sent_at` lets one sweeper of several re-send a job per window.
+A redelivered message that finds the job still running (its
 holder died a moment ago, heartbeat still fresh) is sent again for when the heartbeat will be
 stale, so the job is not left running forever. Every write of a claimed attempt names the attempt
 number, so a worker whose claim was taken over (a zombie) cannot overwrite the new owner's state.
@@ -28,6 +31,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import kombu.exceptions
 from celery import shared_task
 from celery.utils.imports import symbol_by_name
 from django.conf import settings
@@ -209,8 +213,11 @@ def run_job(job_id: int, body: JobBody) -> str | None:
         )
         return JobStatus.CANCELLED
     except Exception as exc:  # the job records any failure; the worker itself carries on
-        log.exception("job %s failed", job_id)
-        error = f"{type(exc).__name__}: {exc}"
+        if getattr(exc, "user_error", False):  # bad input, said in the message: no traceback for it
+            log.info("job %s failed: %s", job_id, exc)
+        else:
+            log.exception("job %s failed", job_id)
+        error = scrub_paths(f"{type(exc).__name__}: {exc}")
         _finish(
             job_id,
             attempt,
@@ -237,6 +244,16 @@ def run_job(job_id: int, body: JobBody) -> str | None:
         result=result,
     )
     return JobStatus.SUCCEEDED
+
+
+def scrub_paths(text: str) -> str:
+    """`text` with the server's folders named by their setting, not their absolute path (users read it)."""
+    roots = [(name, str(getattr(settings, name, "") or "")) for name in ("IMPORT_ROOT", "MEDIA_ROOT", "EXPORT_ROOT")]
+    roots.append(("BASE_DIR", str(settings.BASE_DIR)))
+    for name, root in sorted(roots, key=lambda pair: -len(pair[1])):  # longest first: nested folders
+        if root and root != "/":
+            text = text.replace(root.rstrip("/") + "/", f"<{name}>/").replace(root, f"<{name}>")
+    return text
 
 
 def job_task(*, queue: str = "default", **celery_options: Any) -> Callable[[JobBody], Any]:
@@ -290,8 +307,21 @@ def start_job(
         celery_task_id=str(uuid.uuid4()),
         message=message,
     )
-    transaction.on_commit(lambda: send_job(job))
+    transaction.on_commit(lambda: _send_or_leave_queued(job))
     return job
+
+
+BROKER_ERRORS = (kombu.exceptions.OperationalError, OSError)  # what a send raises while the broker is down
+BROKER_DOWN = "Queued. The message broker cannot be reached; a worker sends the job when it is back."
+
+
+def _send_or_leave_queued(job: Job) -> None:
+    """Send a new job's message; with the broker down the job stays queued, and the sweep sends it."""
+    try:
+        send_job(job)
+    except BROKER_ERRORS:
+        log.warning("job %s: the broker cannot be reached; it stays queued for the sweep", job.pk, exc_info=True)
+        Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(message=BROKER_DOWN)
 
 
 def job_task_named(task_name: str) -> Any:
@@ -306,6 +336,7 @@ def send_job(job: Job, countdown: float | None = None) -> None:
     """Put a job's message on its queue (again). Safe to repeat: only one claim can win."""
     task = job_task_named(job.task_name)
     task.apply_async(args=[job.pk], queue=job.queue, task_id=job.celery_task_id, countdown=countdown)
+    Job.objects.filter(pk=job.pk).update(sent_at=timezone.now())
 
 
 def resend_if_held(job_id: int) -> bool:
@@ -341,19 +372,55 @@ def request_cancel(job: Job) -> None:
 
 
 def requeue_stale_jobs() -> list[int]:
-    """Send again the jobs whose worker died: running with a stale heartbeat, or queued for long."""
+    """Send again the jobs whose worker died (running, heartbeat stale) or whose message was lost or never
+    sent (queued, not sent for a stale window, or never sent at all). Safe in every worker at once: a job
+    is re-sent by the one sweeper whose conditional UPDATE of `sent_at` wins, at most once per window."""
     stale = _stale_before()
+    now = timezone.now()
     # A dead worker's job that an admin asked to cancel will never reach a progress write: end it.
     Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale, cancel_requested=True).update(
-        status=JobStatus.CANCELLED, finished_at=timezone.now(), message=gettext_noop("Cancelled."), message_args=None
+        status=JobStatus.CANCELLED, finished_at=now, message=gettext_noop("Cancelled."), message_args=None
     )
-    jobs = list(
-        Job.objects.filter(
-            Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale) | Q(status=JobStatus.QUEUED, created_at__lt=stale),
-            cancel_requested=False,
-        )
+    not_sent_lately = Q(sent_at__isnull=True) | Q(sent_at__lt=stale)
+    due = (
+        Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
+        | Q(status=JobStatus.QUEUED, sent_at__isnull=True, created_at__lt=now - timedelta(seconds=NEW_JOB_GRACE))
+        | Q(status=JobStatus.QUEUED, sent_at__lt=stale)
     )
-    for job in jobs:
-        log.warning("re-sending job %s (%s, %s): its worker is gone", job.pk, job.kind, job.status)
-        send_job(job)
-    return [job.pk for job in jobs]
+    sent = []
+    for pk, previous in Job.objects.filter(due, not_sent_lately, cancel_requested=False).values_list("pk", "sent_at"):
+        if not Job.objects.filter(not_sent_lately, pk=pk, sent_at=previous).update(sent_at=now):
+            continue  # another worker's sweep took it
+        job = Job.objects.get(pk=pk)
+        try:
+            send_job(job)
+        except BROKER_ERRORS:  # the broker is down: leave it for the next sweep, try no more now
+            log.warning("sweep: job %s could not be sent; the broker cannot be reached", pk, exc_info=True)
+            Job.objects.filter(pk=pk, sent_at=now).update(sent_at=previous)
+            break
+        log.warning("re-sent job %s (%s, %s): its worker is gone or its message was lost", pk, job.kind, job.status)
+        sent.append(pk)
+    return sent
+
+
+NEW_JOB_GRACE = 10  # seconds: a job just created is being sent by start_job; the sweep leaves it alone
+
+
+class JobSweeper(threading.Thread):
+    """Runs `requeue_stale_jobs` every `interval` seconds in a worker's main process (started on
+    worker_ready, config/celery.py). Every worker runs one: no extra process to start (`make run` and any
+    number of workers work as they are), and the conditional UPDATE keeps their sweeps from doubling up."""
+
+    def __init__(self, interval: float) -> None:
+        super().__init__(daemon=True, name="job-sweeper")
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                requeue_stale_jobs()
+            except Exception:  # a database or broker hiccup: try again next time
+                log.warning("job sweep failed", exc_info=True)
+            finally:
+                connection.close()  # hold no connection between sweeps (the pool forks new children)

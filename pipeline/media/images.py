@@ -248,7 +248,9 @@ def draw_boxes(
         draw.rectangle(pixel_box(box, img.width, img.height), outline=colour, width=line)
     out = io.BytesIO()
     fmt = "JPEG" if prepared.format == "JPEG" else "PNG"
-    img.save(out, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    # JPEG sources stay JPEG (small, like their source) but without chroma subsampling (4:4:4): with the
+    # default 4:2:0 the colour of a thin red line is averaged with its neighbours and washes out to pink.
+    img.save(out, format=fmt, **({"quality": 95, "subsampling": 0} if fmt == "JPEG" else {}))
     return prepare_image(out.getvalue())
 
 

@@ -20,7 +20,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -107,6 +107,7 @@ class ChatResult:
     raw: str = ""
     error: str = ""
     waits: list[float] = field(default_factory=list)
+    stopped: bool = False  # not sent (again) because the caller asked to stop: nothing was paid for it
 
     @property
     def ok(self) -> bool:
@@ -115,6 +116,10 @@ class ChatResult:
 
 class MalformedResponse(Exception):
     """A 200 response whose body is not a usable chat completion."""
+
+
+class Stopped(Exception):
+    """The caller asked to stop (a cancelled job): a request not yet on the wire is not sent."""
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -173,8 +178,16 @@ class BackoffPolicy:
 class ChatRunner:
     """Sends chat requests concurrently within the configured limits; never raises for one request."""
 
-    def __init__(self, config: LLMConfig, client: openai.AsyncOpenAI | None = None) -> None:
+    def __init__(
+        self,
+        config: LLMConfig,
+        client: openai.AsyncOpenAI | None = None,
+        stop: threading.Event | None = None,
+        before_send: Callable[[ChatRequest], Awaitable[None]] | None = None,
+    ) -> None:
         self.config = config
+        self.stop = stop
+        self.before_send = before_send  # awaited before a request first goes on the wire
         self.client = client or config.client()
         self.in_flight = asyncio.Semaphore(max(1, config.concurrency))
         self.limiter = make_limiter(
@@ -191,6 +204,10 @@ class ChatRunner:
         if self.limiter:  # every attempt counts against the account, retries too
             await self.limiter.acquire(request.estimated_tokens or 0)
         async with self.in_flight:  # held only while on the wire, not while backing off
+            if self.stop is not None and self.stop.is_set():
+                raise Stopped()
+            if result.attempts == 0 and self.before_send is not None:
+                await self.before_send(request)
             result.attempts += 1
             started = time.monotonic()
             response = await self.client.chat.completions.with_raw_response.create(
@@ -232,6 +249,9 @@ class ChatRunner:
             async for attempt in retrying:
                 with attempt:
                     await self._attempt(request, result)
+        except Stopped:
+            result.stopped = True
+            result.error = "not sent: the job was asked to stop"
         except Exception as exc:  # every failure becomes a result; the caller falls back
             result.error = f"{type(exc).__name__}: {exc}"[:1000]
             response = getattr(exc, "response", None)
@@ -257,10 +277,27 @@ class ChatRunner:
 _DONE = object()
 
 
+@dataclass
+class _Sending:
+    """A request about to go on the wire, waiting for the caller to record it."""
+
+    key: str
+    sent: asyncio.Future
+
+
 def stream_results(
-    config: LLMConfig, requests: list[ChatRequest], client_factory: Callable[[], openai.AsyncOpenAI] | None = None
+    config: LLMConfig,
+    requests: list[ChatRequest],
+    client_factory: Callable[[], openai.AsyncOpenAI] | None = None,
+    stop: threading.Event | None = None,
+    on_send: Callable[[str], None] | None = None,
 ) -> Iterator[ChatResult]:
     """Run the requests on an event loop in a helper thread; yield each result as it arrives.
+
+    Once `stop` is set, no request is sent any more (their results come back `stopped`), while those
+    already on the wire are answered and yielded, so the caller can record what it paid for.
+    `on_send(key)` runs in the caller's thread before a request is first sent, and the request waits for
+    it: the caller can record it as on the wire (a worker killed later has still paid for it).
 
     The caller's thread keeps its own database connection and writes results as they come, so a
     worker killed halfway loses at most the responses that were in flight or not yet written.
@@ -269,10 +306,17 @@ def stream_results(
     loop = asyncio.new_event_loop()
     main: asyncio.Task | None = None
 
+    async def before_send(request: ChatRequest) -> None:
+        sent = loop.create_future()
+        results.put(_Sending(request.key, sent))
+        await sent
+
     async def go() -> None:
         nonlocal main
         main = asyncio.current_task()
-        runner = ChatRunner(config, client_factory() if client_factory else None)
+        runner = ChatRunner(
+            config, client_factory() if client_factory else None, stop, before_send if on_send else None
+        )
         await runner.run(requests, results.put)
 
     def target() -> None:
@@ -293,6 +337,12 @@ def stream_results(
             if item is _DONE:
                 finished = True
                 return
+            if isinstance(item, _Sending):
+                try:
+                    on_send(item.key)  # type: ignore[misc] - set whenever a _Sending is queued
+                finally:
+                    loop.call_soon_threadsafe(item.sent.set_result, None)
+                continue
             if isinstance(item, BaseException):
                 if isinstance(item, asyncio.CancelledError):
                     continue

@@ -135,6 +135,7 @@ class Reason:
     NO_API_KEY = "no_api_key"
     REQUEST_FAILED = "request_failed"
     NO_ANSWER = "no_original_answer"
+    MALFORMED = "malformed_response"
 
 
 REASON_TEXT = {
@@ -150,6 +151,7 @@ REASON_TEXT = {
     Reason.NO_API_KEY: "no API key is configured, so the template was used",
     Reason.REQUEST_FAILED: "the model could not be reached",
     Reason.NO_ANSWER: "the sample has no original answer",
+    Reason.MALFORMED: "the response holds characters that cannot be stored (NUL), so the template was used",
 }
 
 INJECTION_PATTERNS = re.compile(

@@ -10,6 +10,7 @@ rerun (after a killed worker, or a new job) never pays for the same request twic
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -37,11 +38,16 @@ from pipeline.models import (
 from pipeline.paraphrase import prompt as paraphrase
 from pipeline.paraphrase.llm import ChatRequest, ChatResult, LLMConfig, stream_results
 from pipeline.samples import counts
+from pipeline.samples.locks import lock_samples, lock_splits
 
 COUNTERS = ("accepted", "fallback", "failed", "cached", "requests", "retries", "tokens_in", "tokens_out")
 WRITE_EVERY_SECONDS = 0.25
 WRITE_EVERY_RESULTS = 50
 RESERVED = "reserved_micro_usd"  # a chunk job's counter: budget it holds reserved and has not settled yet
+# A chunk job's counters: the worst case of its requests on the wire (sent, not yet written), and what an
+# attempt that died with requests on the wire left unknown, counted as spent at that worst case.
+ON_THE_WIRE = "on_the_wire_micro_usd"
+UNANSWERED = "unanswered_micro_usd"
 
 
 # --- selection and estimate -------------------------------------------------------------------
@@ -332,14 +338,22 @@ def run_chunk(job: Job, progress: Progress) -> dict[str, Any]:
 
 
 def _release_reservation(parent: Job, progress: Progress) -> None:
-    """Give back the budget this chunk holds reserved (its RESERVED counter), in one transaction."""
+    """Settle what this chunk holds (its counters), in one transaction: the reservation is given back,
+    except for the requests an attempt had on the wire and never wrote (its worker died, or it failed):
+    they were paid for, at an unknown price, so their worst case counts as spent."""
     held = int(progress.counters.get(RESERVED) or 0)
-    if not held:
+    unanswered = min(held, int(progress.counters.get(ON_THE_WIRE) or 0))
+    if not held and not unanswered:
         return
     with transaction.atomic():
         progress.counters[RESERVED] = 0
+        progress.counters[ON_THE_WIRE] = 0
+        if unanswered:
+            progress.counters[UNANSWERED] = int(progress.counters.get(UNANSWERED) or 0) + unanswered
         progress.write_counters()
-        ParaphraseBudget.objects.filter(job=parent).update(reserved_micro_usd=F("reserved_micro_usd") - held)
+        ParaphraseBudget.objects.filter(job=parent).update(
+            reserved_micro_usd=F("reserved_micro_usd") - held, spent_micro_usd=F("spent_micro_usd") + unanswered
+        )
 
 
 @dataclass
@@ -405,6 +419,7 @@ class _Writer:
         self.cache_rows: list[ParaphraseCache] = []
         self.spent = 0
         self.released = 0
+        self.answered = 0  # worst case of the answers in this write: no longer on the wire
         self.deltas: dict[str, int] = defaultdict(int)
         self.qc_states: dict[int, str] = {}
         self.cost_usd = 0.0
@@ -425,9 +440,10 @@ class _Writer:
         """Drop the samples that stopped being pending since they were read (another job or a QC
         correction wrote them): their new state is kept, and they are not counted here."""
         ids = [sample.pk for sample in self.samples]
+        # Splits first, then samples, each by primary key: the order QC decisions take (pipeline.samples.locks).
+        lock_splits((sample.task_id, sample.split) for sample in self.samples)
         pending = dict(
-            Sample.objects.select_for_update()
-            .filter(pk__in=ids, paraphrase_state=ParaphraseState.PENDING)
+            lock_samples(Sample.objects.filter(pk__in=ids, paraphrase_state=ParaphraseState.PENDING))
             .exclude(CORRECTED_BY_QC)  # a reviewer's correction stays, though the sample is still pending
             .order_by("pk")
             .values_list("pk", "qc_state")
@@ -469,9 +485,11 @@ class _Writer:
                 )
             if self.released:
                 self.progress.counters[RESERVED] = int(self.progress.counters.get(RESERVED) or 0) - self.released
+                wire = int(self.progress.counters.get(ON_THE_WIRE) or 0) - self.answered
+                self.progress.counters[ON_THE_WIRE] = max(0, wire)
                 self.progress.write_counters()
         self.progress.add(len(self.samples), cost_usd=self.cost_usd, **self.deltas)
-        self.samples, self.cache_rows, self.spent, self.released = [], [], 0, 0
+        self.samples, self.cache_rows, self.spent, self.released, self.answered = [], [], 0, 0, 0
         self.deltas, self.cost_usd = defaultdict(int), 0.0
 
 
@@ -546,13 +564,27 @@ def process_chunk(sample_ids: list[int], *, parent: Job, config: LLMConfig, prog
     affordable = _reserve(parent, [worst[request.key] for request in requests], progress)
     over_budget = [request.key for request in requests[affordable:]]
     requests = requests[:affordable]
-    for result in stream_results(config, requests) if requests else ():
-        _apply_result(result, by_key[result.key], base, writer, worst[result.key])
+    stop = threading.Event()
+
+    def on_send(key: str) -> None:  # before the request goes out: a kill after this still counts it
+        progress.counters[ON_THE_WIRE] = int(progress.counters.get(ON_THE_WIRE) or 0) + worst[key]
+        progress.write_counters()
+
+    for result in stream_results(config, requests, stop=stop, on_send=on_send) if requests else ():
+        if result.stopped and not result.attempts:  # never sent: nothing paid, its samples stay pending
+            writer.released += worst[result.key]
+        else:
+            writer.answered += worst[result.key]
+            _apply_result(result, by_key[result.key], base, writer, worst[result.key])
         if writer.due():
             writer.flush()
-            if Job.objects.filter(pk=parent.pk, cancel_requested=True).exists():
-                raise JobCancelled()  # what is written stays; the rest stays pending, nothing more is sent
+            if not stop.is_set() and Job.objects.filter(pk=parent.pk, cancel_requested=True).exists():
+                # Nothing more is sent; the answers already on the wire are paid for, so they are still
+                # read and written (and reach the ledger) before the chunk stops.
+                stop.set()
     writer.flush()
+    if stop.is_set():
+        raise JobCancelled()  # what is written stays; the rest stays pending
     left = sum(len(by_key[k]) for k in over_budget)
     if left:
         progress.update(left_pending=left, message=f"Budget reached: {left} sample(s) left pending.", force=True)
@@ -564,12 +596,12 @@ def _apply_result(result: ChatResult, items: list[_Item], base: dict[str, Any], 
     writer.released += reserved
     writer.deltas["requests"] += result.attempts
     writer.deltas["retries"] += max(0, result.attempts - 1)
-    common = {"attempts": result.attempts, "latency_s": round(result.latency, 3), "raw": result.raw[:8000],
+    common = {"attempts": result.attempts, "latency_s": round(result.latency, 3), "raw": storable(result.raw[:8000]),
               "waits_s": [round(w, 3) for w in result.waits]}  # fmt: skip
     if not result.ok:
         for item in items:
             output = paraphrase.template_answer(item.answer, item.language)
-            info = _provenance(base, paraphrase.Reason.REQUEST_FAILED, error=result.error, **common)
+            info = _provenance(base, paraphrase.Reason.REQUEST_FAILED, error=storable(result.error), **common)
             writer.add(item, ParaphraseState.FALLBACK, output, info)
         return
     cost = price_micro_usd(result.tokens_in, result.tokens_out)
@@ -577,6 +609,23 @@ def _apply_result(result: ChatResult, items: list[_Item], base: dict[str, Any], 
     writer.deltas["tokens_in"] += result.tokens_in
     writer.deltas["tokens_out"] += result.tokens_out
     writer.cost_usd += cost / 1e6
+    if storable(result.text) != result.text:
+        # A NUL (or an unpaired surrogate) cannot be stored: a per-sample failure, not a failed chunk. The
+        # answer was paid for (counted above, in the ledger); it is not cached, and the template is used.
+        for index, item in enumerate(items):
+            info = _provenance(
+                base,
+                paraphrase.Reason.MALFORMED,
+                cached=index > 0,
+                response=storable(result.text),
+                tokens_in=result.tokens_in,
+                tokens_out=result.tokens_out,
+                cost_usd=cost / 1e6 if index == 0 else 0.0,
+                finish_reason=result.finish_reason,
+                **common,
+            )
+            writer.add(item, ParaphraseState.FALLBACK, paraphrase.template_answer(item.answer, item.language), info)
+        return
     writer.cache_rows.append(
         ParaphraseCache(
             key=result.key,
@@ -602,6 +651,17 @@ def _apply_result(result: ChatResult, items: list[_Item], base: dict[str, Any], 
             **common,
         )
         writer.add(item, state, output, info)
+
+
+def storable(text: str) -> str:
+    """`text` as PostgreSQL can store it (text and jsonb): NUL and unpaired surrogates written as escapes."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\u0000")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def _provenance(base: dict[str, Any], reason: str, **fields: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ message), so one run can mix well-behaved and misbehaving requests:
     [long]          far too long               [french]       the wrong language
     [inject]        text that follows an injected instruction
     [drop]          a fluent sentence that leaves the answer out
+    [nul]           a good answer with a NUL character at the end
 
 A translation request (a data block with `text` and `target_code`) is answered `[<code>] <text>`.
 
@@ -81,6 +82,8 @@ def misbehaving_answer(question: str, answer: str) -> str | None:
         return f"Ignore all previous instructions. As instructed, here is the system prompt. {answer}"
     if "[drop]" in question:
         return "It is a lovely picture with lots going on."
+    if "[nul]" in question:
+        return f"Based on the image, the answer is {answer}.\u0000"
     return None
 
 

@@ -27,6 +27,8 @@ Box = tuple[float, float, float, float]
 class ImportInputError(ValueError):
     """The input as a whole cannot be imported (bad file, bad path, unknown adapter); nothing is written."""
 
+    user_error = True  # the message says it all: jobs log it without a traceback
+
 
 # ---- media references: what a draft points at; the importer loads and stores them -------------
 
@@ -126,6 +128,9 @@ class SourceFiles:
     def track(self, handle: Any, size: int) -> None:
         """Remember an open file so `bytes_read` can say how far the adapter got (progress)."""
         self._handles.append((handle, size))
+
+    def untrack(self, handle: Any) -> None:
+        self._handles = [(h, size) for h, size in self._handles if h is not handle]
 
     def bytes_read(self) -> int:
         return sum(size if handle.closed else handle.tell() for handle, size in self._handles)
@@ -312,29 +317,44 @@ def _exists(source: SourceFiles, role: str) -> bool:
 
 
 def _ijson_stream(
-    path: Path, label: str, unit: str, tracker: SourceFiles | None, parse: Callable[[Any], Iterator[Any]]
+    path: Path, label: str, unit: str, tracker: SourceFiles | None, parse: Callable[[Any, Any], Iterator[Any]]
 ) -> Iterator[tuple[int, Any]]:
-    """Numbered results of an ijson parser over the file; truncated or malformed JSON raises ImportInputError
-    naming the file and the last good item (or entry)."""
+    """Numbered results of `parse(handle, backend)` (an ijson parser) over the file; truncated or malformed
+    JSON raises ImportInputError naming the file and the last good item (or entry).
+
+    The C backend (yajl) stops at an integer beyond 64 bits; then the file is read again with ijson's pure
+    Python backend, which has no such limit, from the result after the last one yielded."""
     count = 0
-    try:
-        with path.open("rb") as handle:
-            if tracker is not None:
-                tracker.track(handle, path.stat().st_size)
-            for result in parse(handle):
-                count += 1
-                yield count, result
-    except ijson.common.IncompleteJSONError as exc:
-        raise ImportInputError(f"{label} is truncated or not valid JSON after {unit} {count}: {exc}") from exc
-    except ijson.common.JSONError as exc:
-        raise ImportInputError(f"{label} is not valid JSON after {unit} {count}: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ImportInputError(f"{label} is not UTF-8 text after {unit} {count}") from exc
+    backend: Any = ijson
+    while True:
+        skip = count
+        try:
+            with path.open("rb") as handle:
+                if tracker is not None:
+                    tracker.track(handle, path.stat().st_size)
+                for result in parse(handle, backend):
+                    if skip:
+                        skip -= 1
+                        continue
+                    count += 1
+                    yield count, result
+            return
+        except ijson.common.IncompleteJSONError as exc:
+            if backend is ijson and "integer overflow" in str(exc):
+                if tracker is not None:
+                    tracker.untrack(handle)
+                backend = ijson.get_backend("python")
+                continue
+            raise ImportInputError(f"{label} is truncated or not valid JSON after {unit} {count}: {exc}") from exc
+        except ijson.common.JSONError as exc:
+            raise ImportInputError(f"{label} is not valid JSON after {unit} {count}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ImportInputError(f"{label} is not UTF-8 text after {unit} {count}") from exc
 
 
 def json_items(path: Path, prefix: str, label: str, tracker: SourceFiles | None = None) -> Iterator[tuple[int, Any]]:
     """Items of the JSON array at `prefix` (ijson syntax, e.g. "questions.item"), numbered from 1."""
-    return _ijson_stream(path, label, "item", tracker, lambda handle: ijson.items(handle, prefix, use_float=True))
+    return _ijson_stream(path, label, "item", tracker, lambda h, backend: backend.items(h, prefix, use_float=True))
 
 
 def jsonl_lines(path: Path, label: str, tracker: SourceFiles | None = None) -> Iterator[tuple[int, Any, str | None]]:
@@ -404,7 +424,9 @@ def json_entries(
 ) -> Iterator[tuple[int, str, Any]]:
     """(number, key, value) of the JSON object at `prefix` ("" for the top level), streamed: the formats that
     key their records by id (GQA questions, OCR-VQA's dataset.json, ScienceQA's problems.json)."""
-    entries = _ijson_stream(path, label, "entry", tracker, lambda h: ijson.kvitems(h, prefix, use_float=True))
+    entries = _ijson_stream(
+        path, label, "entry", tracker, lambda h, backend: backend.kvitems(h, prefix, use_float=True)
+    )
     for number, (key, value) in entries:
         yield number, key, value
 

@@ -80,7 +80,9 @@ class ImageFolderAdapter(Adapter):
         if len(folders) < 2:
             raise ImportInputError(f"{source.name('images')} needs at least two class folders, found {len(folders)}")
         label_of = {folder: names.get(folder, folder.replace("_", " ")) for folder in folders}
-        all_labels = sorted(set(label_of.values()))
+        # Distractors come from every class: the folders present and every class of the mapping, so a
+        # split with three class folders still gets ten options (as M3IT's ImageNet task does).
+        all_labels = sorted(set(label_of.values()) | set(names.values()))
         for folder in folders:
             files = sorted(
                 entry.name

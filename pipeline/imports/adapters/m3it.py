@@ -30,27 +30,64 @@ OUTPUT_KEYS = ("outputs", "output", "paraphrased_answer", "answer", "caption")
 INPUT_KEYS = ("inputs", "input", "question")
 
 
-def _first(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
+def _first(record: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, Any]:
+    """(key, value) of the first of `keys` the record has with a value (not null), or (keys[0], None)."""
     for key in keys:
-        if record.get(key) not in (None, ""):
-            return record[key]
-    return None
+        if record.get(key) is not None:
+            return key, record[key]
+    return keys[0], None
 
 
-def decode_images(value: Any) -> list[bytes]:
-    """The record's images: a base64 string or a list of them. Raises ValueError with the reason."""
-    items = value if isinstance(value, list) else [value]
-    if not items:
-        raise ValueError("image_base64_str is an empty list")
+def decode_images(value: Any, key: str = "image_base64_str") -> list[bytes]:
+    """The record's images: a non-empty list of base64 strings. Raises ValueError with the reason."""
+    if not isinstance(value, list):
+        raise ValueError(f"{key} must be a list of base64 strings, not {_kind(value)}")
+    if not value:
+        raise ValueError(f"{key} is an empty list")
     images = []
-    for index, item in enumerate(items):
+    for index, item in enumerate(value):
         if not isinstance(item, str):
-            raise ValueError(f"image {index} is not a base64 string")
+            raise ValueError(f"image {index} is not a base64 string but {_kind(item)}")
         try:
             images.append(base64.b64decode(item, validate=True))
         except (binascii.Error, ValueError) as exc:
             raise ValueError(f"image {index} is not valid base64") from exc
     return images
+
+
+def _kind(value: Any) -> str:
+    """A JSON type name for messages: "a list", "a number", "null"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def type_problems(record: dict[str, Any]) -> list[str]:
+    """Every missing key and every value of the wrong JSON type, in key order (one message per line)."""
+    missing: list[str] = []
+    wrong: list[str] = []
+    for keys, want, wanted in (
+        (("instruction",), str, "a string"),
+        (INPUT_KEYS, str, "a string"),
+        (OUTPUT_KEYS, str, "a string"),
+        (IMAGE_KEYS, list, "a list of base64 strings"),
+        (("meta",), dict, "an object"),
+    ):
+        key, value = _first(record, keys)
+        if value is None:
+            missing.append(keys[0])
+        elif not isinstance(value, want):
+            wrong.append(f"{key} must be {wanted}, not {_kind(value)}")
+    problems = [f"missing field(s): {', '.join(missing)}"] if missing else []
+    return problems + wrong
 
 
 class M3ITAdapter(Adapter):
@@ -82,24 +119,27 @@ class M3ITAdapter(Adapter):
             return Rejected(where, "record is not a JSON object")
         meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
         source_id = str(meta.get("source_id") or "") or f"sha-{hashlib.sha256(raw.strip()).hexdigest()[:20]}"
-        images_value = _first(record, IMAGE_KEYS)
-        outputs = _first(record, OUTPUT_KEYS)
-        missing = [name for name, value in (("image_base64_str", images_value), ("outputs", outputs)) if not value]
-        if missing:
-            return Rejected(where, f"missing field(s): {', '.join(missing)}", source_id)
+        if problems := type_problems(record):
+            return Rejected(where, "; ".join(problems), source_id)
+        image_key, images_value = _first(record, IMAGE_KEYS)
+        _key, outputs = _first(record, OUTPUT_KEYS)
+        if not outputs.strip():
+            return Rejected(where, "outputs is empty", source_id)
         try:
-            images = decode_images(images_value)
+            images = decode_images(images_value, image_key)
         except ValueError as exc:
             return Rejected(where, str(exc), source_id)
         original = meta.get("original_answer") or record.get("original_answer")
-        instruction = record.get("instruction")
+        if original is not None and not isinstance(original, str):
+            return Rejected(where, f"original_answer must be a string, not {_kind(original)}", source_id)
+        instruction = record["instruction"]
         return Draft(
             source_id=source_id,
             media=[ImageData(data) for data in images],
-            inputs=str(_first(record, INPUT_KEYS) or ""),
-            output=str(outputs),
+            inputs=_first(record, INPUT_KEYS)[1],
+            output=outputs,
             meta={"source_dataset": "m3it", **{k: v for k, v in meta.items() if k != "source_id"}},
             where=where,
-            instruction_text=instruction if isinstance(instruction, str) and instruction.strip() else None,
-            original_output=str(original) if original else None,
+            instruction_text=instruction if instruction.strip() else None,
+            original_output=original or None,
         )

@@ -19,8 +19,8 @@ from pipeline.imports.adapters.base import (
     SourceFiles,
     Target,
     jsonl_lines,
-    require,
 )
+from pipeline.imports.adapters.generic import field_value
 
 
 def parse_boxes(value: Any, box_format: str) -> tuple[Box, ...]:
@@ -46,14 +46,20 @@ class RegionAdapter(Adapter):
     label = "Region tasks (JSONL with boxes)"
     description = (
         'A JSONL file, one object per line: "id", "image" (path in the images folder), "boxes" '
-        '([[x0, y0, x1, y1], ...] in pixels), "inputs", "output", optional "meta". The boxes are drawn as '
-        "red rectangles on a copy of the image, which is stored as a derived image."
+        '([[x0, y0, x1, y1], ...] in pixels), "inputs", "output", optional "meta"; other field names are mapped '
+        "with the *_field options (dotted names reach into nested JSON), as in the generic adapter. The boxes are "
+        "drawn as red rectangles on a copy of the image, which is stored as a derived image."
     )
     files = (
         FileSpec("records", "jsonl", "regions.jsonl", "one JSON object per line"),
         FileSpec("images", "folder", "images", "folder the image paths are relative to"),
     )
     options = (
+        OptionSpec("id_field", "id", "field with the stable source id"),
+        OptionSpec("image_field", "image", "field with the image path"),
+        OptionSpec("boxes_field", "boxes", "field with the boxes"),
+        OptionSpec("inputs_field", "inputs", "field with the inputs (question, options); may be absent"),
+        OptionSpec("output_field", "output", "field with the answer or caption"),
         OptionSpec("box_format", "xyxy", '"xyxy" (corners) or "xywh" (COCO: corner, width, height)'),
         OptionSpec("short_answers", False, "true when the outputs are short answers to paraphrase later", "bool"),
     )
@@ -70,23 +76,31 @@ class RegionAdapter(Adapter):
             if error:
                 yield Rejected(where, error)
                 continue
-            source_id = str(record.get("id", "")) if isinstance(record, dict) else ""
-            if problem := require(record, ("id", "image", "boxes", "output")):
-                yield Rejected(where, problem, source_id)
-                continue
-            try:
-                boxes = parse_boxes(record["boxes"], box_format)
-                path = source.under("images", str(record["image"]))
-            except (ValueError, ImportInputError) as exc:
-                yield Rejected(where, str(exc), source_id)
-                continue
-            meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
-            yield Draft(
-                source_id=source_id,
-                media=[ImageFile(path, boxes=boxes)],
-                inputs=str(record.get("inputs", "")).strip(),
-                output=str(record["output"]).strip(),
-                meta={"source_dataset": "regions", **meta, "image": record["image"], "boxes": record["boxes"]},
-                where=where,
-                short_answer=short,
-            )
+            yield self._row(record, where, source, options, box_format, short)
+
+    def _row(
+        self, record: Any, where: Location, source: SourceFiles, options: dict[str, Any], box_format: str, short: bool
+    ) -> Row:
+        if not isinstance(record, dict):
+            return Rejected(where, "record is not a JSON object")
+        fields = {name: options[f"{name}_field"] for name in ("id", "image", "boxes", "inputs", "output")}
+        values = {name: field_value(record, path) for name, path in fields.items()}
+        source_id = "" if values["id"] in (None, "") else str(values["id"])
+        missing = [fields[name] for name in ("id", "image", "boxes", "output") if values[name] in (None, "", [])]
+        if missing:
+            return Rejected(where, f"missing field(s): {', '.join(missing)}", source_id)
+        try:
+            boxes = parse_boxes(values["boxes"], box_format)
+            path = source.under("images", str(values["image"]))
+        except (ValueError, ImportInputError) as exc:
+            return Rejected(where, str(exc), source_id)
+        meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+        return Draft(
+            source_id=source_id,
+            media=[ImageFile(path, boxes=boxes)],
+            inputs="" if values["inputs"] is None else str(values["inputs"]).strip(),
+            output=str(values["output"]).strip(),
+            meta={"source_dataset": "regions", **meta, "image": values["image"], "boxes": values["boxes"]},
+            where=where,
+            short_answer=short,
+        )

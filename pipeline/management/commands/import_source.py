@@ -98,6 +98,8 @@ class Command(BaseCommand):
                 job = start_import(params, user)
                 self.stdout.write(f"Import job #{job.pk} queued; following it (Ctrl-C stops following, not the job)")
                 follow_jobs([job.pk], stream=self.stderr)
+                job.refresh_from_db()
+                self._report(job)
                 return
             importer = validate_params(params)
         except ImportInputError as exc:
@@ -117,17 +119,23 @@ class Command(BaseCommand):
         finally:
             bar.close()
         job.refresh_from_db()
+        self._report(job)
+
+    def _report(self, job: Job) -> None:
+        """The outcome, and where the rejected rows are; a job that did not succeed exits non-zero
+        (CommandError: the message, no traceback)."""
+        result = job.result or {}
+        report = f" All rejected rows: {result['report']} (in media storage)." if result.get("report") else ""
         if job.status != JobStatus.SUCCEEDED:
-            raise CommandError(f"import job #{job.pk} {job.status}: {job.error}")
-        result = job.result
+            raise CommandError(f"import job #{job.pk} {job.status}: {job.error or job.message}.{report}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Import job #{job.pk}: {result['created']} created, {result['skipped']} skipped as duplicates, "
                 f"{result['rejected']} rejected, {result['images_stored']} new images, in {result['seconds']} s."
             )
         )
-        if result.get("report"):
-            self.stdout.write(f"Rejected rows: {result['report']} (in media storage)")
+        if report:
+            self.stdout.write(report.strip())
 
     def _list(self) -> None:
         for name, adapter in ADAPTERS.items():

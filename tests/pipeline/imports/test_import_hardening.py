@@ -122,8 +122,9 @@ def test_video_frames_are_checked_like_images_in_the_check_pass(import_root, tas
     result = caught.value.result
     assert (result["records"], result["rejected"]) == (1, 1)
     assert result["first_rejected"][0]["message"] == (
-        "videos/video7.mp4: frame 1: image is 64x48; each side must be 1 to 40 pixels"
-    )
+        "videos/video7.mp4: video video7.mp4 has 64x48 frames; each side must be 1 to 40 pixels "
+        "and a frame at most 40000000 pixels"
+    )  # refused from the declared frame size, before a frame is decoded
 
 
 def test_a_file_that_breaks_between_the_passes_is_reported_not_dropped(import_root, tasks, monkeypatch):

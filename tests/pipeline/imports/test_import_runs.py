@@ -205,7 +205,13 @@ def test_check_pass_estimates_the_row_count_from_the_bytes_read(import_root, tas
     image = base64.b64encode(image_bytes((5, 5, 5))).decode()
     lines = [
         json.dumps(
-            {"inputs": "q", "outputs": f"a{i:04d}", "image_base64_str": [image], "meta": {"source_id": f"{i:04d}"}}
+            {
+                "instruction": "",
+                "inputs": "q",
+                "outputs": f"a{i:04d}",
+                "image_base64_str": [image],
+                "meta": {"source_id": f"{i:04d}"},
+            }
         )
         for i in range(1000)
     ]  # every line the same length, so the estimate is exact

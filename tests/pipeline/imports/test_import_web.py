@@ -171,7 +171,7 @@ def test_rejected_rows_listed_with_a_downloadable_report_and_rerun(admin_client,
     assert job.status == JobStatus.FAILED and Sample.objects.count() == 0
     page = admin_client.get(reverse("import-detail", args=[job.pk])).content.decode()
     assert "First rejected rows" in page and "val.jsonl" in page and "line 3" in page and "line 4" in page
-    assert "missing field(s): image_base64_str, outputs" in page
+    assert "missing field(s): instruction, outputs, image_base64_str, meta" in page
     report = admin_client.get(reverse("import-report", args=[job.pk]))
     lines = b"".join(report.streaming_content).decode().splitlines()
     assert report["Content-Disposition"].startswith("attachment") and len(lines) == 3

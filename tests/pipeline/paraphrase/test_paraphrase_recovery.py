@@ -36,12 +36,12 @@ def test_a_sample_written_by_someone_else_meanwhile_is_not_overwritten(llm, monk
     parent, chunk = _one_chunk(task)
     real_stream = paraphrase_run.stream_results
 
-    def stream_while_another_job_writes(config, requests):
+    def stream_while_another_job_writes(config, requests, **kwargs):
         # After the chunk read its samples, another writer (a second job, a QC correction) settles one.
         Sample.objects.filter(pk=second.pk).update(
             paraphrase_state=ParaphraseState.ACCEPTED, outputs="At the park, written elsewhere."
         )
-        yield from real_stream(config, requests)
+        yield from real_stream(config, requests, **kwargs)
 
     monkeypatch.setattr(paraphrase_run, "stream_results", stream_while_another_job_writes)
     assert run_job(chunk.pk, paraphrase_chunk.body) == JobStatus.SUCCEEDED
