@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 
 from annotator import roles
 from annotator.models import QCStatus, TaskSplit
-from pipeline.models import Sample
+from pipeline.models import ParaphraseState, Sample
 
 from .models import Review, ReviewItem, ReviewRole, ReviewStatus
 
@@ -53,11 +53,13 @@ def live_reviews(reviews: QuerySet[Review]) -> QuerySet[Review]:
 
 def review_queue(reviewer: Any) -> QuerySet[TaskSplit]:
     """The one definition of a reviewer's queue: splits of their tasks not approved yet (not reviewed,
-    in review, or sent back and awaiting re-review), each with `sample_count`; callers keep those with
-    samples (a split without samples cannot be reviewed yet). The home page shows the same queue."""
-    counts = (
-        Sample.objects.filter(task_id=OuterRef("task_id"), split=OuterRef("split"))
-        .order_by()
+    in review, or sent back and awaiting re-review), each with `sample_count` and `unparaphrased` (samples
+    whose short answer waits for paraphrasing); callers keep those with samples (a split without samples
+    cannot be reviewed yet). The home page shows the same queue."""
+    samples = Sample.objects.filter(task_id=OuterRef("task_id"), split=OuterRef("split")).order_by()
+    counts = samples.values("task_id").annotate(n=Count("id")).values("n")
+    short = (
+        samples.filter(paraphrase_state__in=[ParaphraseState.PENDING, ParaphraseState.FAILED])
         .values("task_id")
         .annotate(n=Count("id"))
         .values("n")
@@ -65,7 +67,7 @@ def review_queue(reviewer: Any) -> QuerySet[TaskSplit]:
     return (
         TaskSplit.objects.filter(task__reviewer=reviewer)
         .exclude(qc_status=QCStatus.APPROVED)
-        .annotate(sample_count=Coalesce(Subquery(counts), 0))
+        .annotate(sample_count=Coalesce(Subquery(counts), 0), unparaphrased=Coalesce(Subquery(short), 0))
         .select_related("task")
         .order_by("task__slug", "split")
     )

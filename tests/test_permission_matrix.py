@@ -470,6 +470,18 @@ MATRIX: list[Row] = [
         kwargs=lambda w: {"pk": _qc_review(w).pk},
     ),
     Row(
+        "review-undo",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=302, admin=404, other=404),
+        kwargs=lambda w: {"pk": _qc_review(w).pk},
+    ),
+    Row(
+        "review-submit",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=302, admin=404, other=404),
+        kwargs=lambda w: {"pk": _qc_review(w).pk},
+    ),
+    Row(
         "review-item-decide",
         "post",
         expect(LOGIN, annotator=404, reviewer=302, admin=404, other=404),
@@ -515,6 +527,18 @@ MATRIX: list[Row] = [
         "api-qc-review-detail",
         "get",
         expect(403, annotator=403, reviewer=200, admin=200, other=403),
+        kwargs=lambda w: {"pk": _qc_review(w).pk},
+    ),
+    Row(
+        "api-qc-review-submit",
+        "post",
+        expect(403, annotator=403, reviewer=400, admin=404, other=403),  # 400: samples not decided yet
+        kwargs=lambda w: {"pk": _qc_review(w).pk},
+    ),
+    Row(
+        "api-qc-review-undo",
+        "post",
+        expect(403, annotator=403, reviewer=400, admin=404, other=403),  # 400: nothing to undo
         kwargs=lambda w: {"pk": _qc_review(w).pk},
     ),
     Row(

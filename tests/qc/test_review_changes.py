@@ -37,11 +37,14 @@ def _all_decided_with_a_failing_load_check() -> tuple[object, Review]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_running_the_load_check_again_on_the_web_approves_the_fixed_split(client):
+def test_running_the_load_check_again_on_the_web_then_submitting_approves_the_fixed_split(client):
     s, rev = _all_decided_with_a_failing_load_check()
     client.force_login(s.reviewer)
     response = client.post(reverse("review-load-check", args=[rev.pk]))
     assert response.status_code == 302
+    rev.refresh_from_db()
+    assert rev.load_check["ok"] and rev.status == ReviewStatus.OPEN  # the page's re-check only checks
+    assert client.post(reverse("review-submit", args=[rev.pk])).status_code == 302
     rev.refresh_from_db()
     s.split.refresh_from_db()
     assert rev.status == ReviewStatus.APPROVED and s.split.qc_status == QCStatus.APPROVED
