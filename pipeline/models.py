@@ -154,6 +154,16 @@ class Job(models.Model):
         return self.status in self.TERMINAL
 
     @property
+    def warning(self) -> str:
+        """A job that succeeded without doing what was asked (an import that created nothing) says why."""
+        return str((self.result or {}).get("warning") or "") if self.status == JobStatus.SUCCEEDED else ""
+
+    @property
+    def display_status(self) -> str:
+        """The status the pages show: "warning" instead of a green "succeeded" when `warning` is set."""
+        return "warning" if self.warning else self.status
+
+    @property
     def percent(self) -> float | None:
         if not self.total:
             return 100.0 if self.status == JobStatus.SUCCEEDED else None

@@ -9,6 +9,8 @@ from pipeline.models import Job
 
 class JobSerializer(serializers.ModelSerializer):
     percent = serializers.FloatField(read_only=True, allow_null=True)
+    warning = serializers.CharField(read_only=True)
+    display_status = serializers.CharField(read_only=True)
     created_by = serializers.StringRelatedField()
     task = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
@@ -18,6 +20,8 @@ class JobSerializer(serializers.ModelSerializer):
             "id",
             "kind",
             "status",
+            "display_status",
+            "warning",
             "queue",
             "params",
             "done",
