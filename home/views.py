@@ -85,6 +85,11 @@ def task_detail_context(request: HttpRequest, task: Task, assign_form: TaskAssig
     }
     if roles.is_admin(user):
         context["assign_form"] = assign_form or TaskAssignForm(instance=task)
+        context["assignment_warnings"] = [
+            problem
+            for field in roles.ASSIGNMENT_ROLES
+            if (problem := roles.assignment_problem(getattr(task, field), field))
+        ]
         context["recent_jobs"] = task.jobs.select_related("created_by", "task")[:5]
     return context
 
