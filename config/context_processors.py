@@ -7,8 +7,11 @@ from typing import Any
 from django.urls import NoReverseMatch, reverse
 
 from annotator import roles
+from qc.access import work_counts
 
 # (label, url name, who sees it: "all", "annotator", "reviewer", "admin")
+# Items whose label carries a count of what waits for the person (qc.access.work_counts keys).
+COUNTED = {"review-queue": "review", "qc-returned": "returned"}
 NAV_ITEMS = (
     ("Home", "home", "all"),
     ("Tasks", "task-list", "all"),
@@ -34,6 +37,7 @@ def navigation(request: Any) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {"nav_items": [], "user_roles": []}
     user_roles = roles.roles_of(user)
+    counts = work_counts(user)
     items = []
     for label, name, audience in NAV_ITEMS:
         if audience != "all" and audience not in user_roles and "admin" not in user_roles:
@@ -42,5 +46,7 @@ def navigation(request: Any) -> dict[str, Any]:
             url = reverse(name)
         except NoReverseMatch:
             continue
-        items.append({"label": label, "url": url, "active": request.path == url})
+        items.append(
+            {"label": label, "url": url, "active": request.path == url, "count": counts.get(COUNTED.get(name, ""))}
+        )
     return {"nav_items": items, "user_roles": user_roles}

@@ -34,8 +34,9 @@ class HomeView(LoginRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         if roles.is_annotator(user):
             context["writing"] = dashboard.writing_tasks(user)
+            context["sent_back"] = dashboard.sent_back(user)
         if roles.is_reviewer(user):
-            context["reviewing"], context["reviewing_empty"] = dashboard.splits_to_review(user)
+            context["reviewing"] = dashboard.review_work(user)
         if roles.is_admin(user):
             context["overview"] = dashboard.admin_overview()
             # Parts of a larger job (paraphrase chunks) show on their parent's page, not here.

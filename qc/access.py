@@ -83,6 +83,29 @@ def waiting_splits(user: Any) -> QuerySet[TaskSplit]:
     return review_queue(user).filter(sample_count__gt=0).exclude(Exists(theirs))
 
 
+def open_reviews_of(user: Any) -> QuerySet[Review]:
+    """The user's reviews that are under way and can still decide (primary or second): "In progress"
+    on the QC queue and on the home page."""
+    mine = Review.objects.filter(reviewer=user, status=ReviewStatus.OPEN).select_related("task_split__task")
+    return live_reviews(mine).order_by("id")
+
+
+def returned_splits(user: Any) -> QuerySet[TaskSplit]:
+    """Splits sent back by QC that the user may read (their tasks; admins all), with the notes."""
+    return history_visible_splits(user).filter(qc_status=QCStatus.REJECTED).order_by("task__slug", "split")
+
+
+def work_counts(user: Any) -> dict[str, int]:
+    """What waits for this person, for the navigation: reviews in progress + splits waiting (reviewers),
+    splits sent back on the tasks they write (annotators)."""
+    counts = {}
+    if roles.is_reviewer(user):
+        counts["review"] = open_reviews_of(user).count() + waiting_splits(user).count()
+    if roles.is_annotator(user):
+        counts["returned"] = TaskSplit.objects.filter(task__writer=user, qc_status=QCStatus.REJECTED).count()
+    return counts
+
+
 def history_visible_splits(user: Any) -> QuerySet[TaskSplit]:
     """A split's QC history (notes, every review, the audit): admins and the task's writer (the annotator,
     who must see why it was sent back). Reviewers see their own reviews on the review pages."""

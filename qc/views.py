@@ -16,7 +16,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from annotator import roles
-from annotator.models import QCStatus, TaskSplit
+from annotator.models import TaskSplit
 from annotator.permissions import AdminRequiredMixin
 from pipeline.models import Sample, SampleImage
 
@@ -24,7 +24,8 @@ from . import dashboard, review
 from .access import (
     actionable_items,
     history_visible_splits,
-    live_reviews,
+    open_reviews_of,
+    returned_splits,
     startable_splits,
     visible_reviews,
     waiting_splits,
@@ -58,7 +59,7 @@ class ReviewQueueView(ReviewerRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         context.update(
             waiting=waiting_splits(user),
-            open_reviews=live_reviews(mine.filter(status=ReviewStatus.OPEN)).order_by("id"),
+            open_reviews=open_reviews_of(user),  # the home page lists the same two
             closed_reviews=mine.exclude(status=ReviewStatus.OPEN).order_by("-decided_at")[:20],
         )
         return context
@@ -315,7 +316,6 @@ class ReturnedSplitsView(LoginRequiredMixin, TemplateView):
     template_name = "qc/returned.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        splits = history_visible_splits(self.request.user).filter(qc_status=QCStatus.REJECTED)
         context = super().get_context_data(**kwargs)
-        context["splits"] = splits.order_by("task__slug", "split")
+        context["splits"] = returned_splits(self.request.user)
         return context
