@@ -10,7 +10,8 @@ with its name. To add your URLs, append rows to MATRIX:
 - method: "get", "post", "patch", "put" or "delete".
 - expect(anonymous, annotator=, reviewer=, admin=, other=): an int status, or LOGIN for "redirect to
   the login page". Anonymous web users get LOGIN; anonymous API calls get 403 (DRF's answer when
-  session authentication comes first). Objects of other people are 404, never 200 or 403.
+  session authentication comes first; admin-only endpoints too); a wrong token gets 401.
+  Objects of other people are 404, never 200 or 403.
 - kwargs: builds the URL kwargs from the World (a fresh one per test: create what you need in it).
 - data: builds the request body from the World (sent as JSON to URLs under /api/, as a form otherwise).
 
@@ -47,7 +48,8 @@ def expect(anonymous: Status, *, annotator: Status, reviewer: Status, admin: Sta
 EVERYONE_SIGNED_IN = {"annotator": 200, "reviewer": 200, "admin": 200, "other": 200}
 ADMIN_ONLY_WEB = expect(LOGIN, annotator=404, reviewer=404, admin=200, other=404)
 API_READ = expect(403, **EVERYONE_SIGNED_IN)
-API_ADMIN_ONLY = expect(404, annotator=404, reviewer=404, admin=200, other=404)
+# Anonymous: 403 like every API endpoint (issue 15: was 404); signed-in non-admins: 404.
+API_ADMIN_ONLY = expect(403, annotator=404, reviewer=404, admin=200, other=404)
 
 
 # Stage I: only task A's writer changes its pool (others who can see it: 403; others: 404).
@@ -378,14 +380,14 @@ MATRIX: list[Row] = [
     Row(
         "api-export-list",
         "post",
-        expect(404, annotator=404, reviewer=404, admin=201, other=404),
+        expect(403, annotator=404, reviewer=404, admin=201, other=404),
         data=lambda w: _export_request(w),
     ),
     Row("api-export-detail", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _finished_export(w).pk}),
     Row(
         "api-export-detail",
         "delete",
-        expect(404, annotator=404, reviewer=404, admin=204, other=404),
+        expect(403, annotator=404, reviewer=404, admin=204, other=404),
         kwargs=lambda w: {"pk": _finished_export(w).pk},
     ),
     Row("api-export-download", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _finished_export(w).pk}),
@@ -402,7 +404,7 @@ MATRIX: list[Row] = [
     Row(
         "api-paraphrase-start",
         "post",
-        expect(404, annotator=404, reviewer=404, admin=202, other=404),
+        expect(403, annotator=404, reviewer=404, admin=202, other=404),
         data=lambda w: _paraphrase_request(w),
     ),
     # --- pipeline: translation (admins run it; a task's reviewer browses and judges its results) ---
@@ -589,7 +591,7 @@ MATRIX: list[Row] = [
     Row(
         "api-import-list",
         "post",
-        expect(404, annotator=404, reviewer=404, admin=202, other=404),
+        expect(403, annotator=404, reviewer=404, admin=202, other=404),
         data=lambda w: _import_request(w),
     ),
     Row("api-import-detail", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _import_job(w).pk}),

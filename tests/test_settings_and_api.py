@@ -92,7 +92,7 @@ def test_token_from_the_management_command_authenticates_api_calls():
     ok = api.get(reverse("api-task-list"), HTTP_AUTHORIZATION=f"Token {token}")
     assert ok.status_code == 200
     assert [t["slug"] for t in ok.json()["results"]] == ["shapes"]
-    assert api.get(reverse("api-task-list"), HTTP_AUTHORIZATION="Token not-a-token").status_code == 403
+    assert api.get(reverse("api-task-list"), HTTP_AUTHORIZATION="Token not-a-token").status_code == 401
     assert api.get(reverse("api-task-list")).status_code == 403
     # Read-only for a non-admin, even with a valid token.
     patch = api.patch(
