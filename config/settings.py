@@ -72,8 +72,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
+    "axes.middleware.AxesMiddleware",  # turns a locked-out login into the lockout page
+    "config.error_pages.StyledErrorPagesMiddleware",  # make run (DEBUG): our 404/500 pages, no settings shown
 ]
+# Error reports (debug pages, mails to admins) mask the password of every URL they show.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_pages.MaskingExceptionReporterFilter"
+DEBUG_TECHNICAL_ERRORS = env.bool("DEBUG_TECHNICAL_ERRORS", default=False)
 
 ROOT_URLCONF = "config.urls"
 TEMPLATES = [
