@@ -9,7 +9,17 @@ from django import forms
 from django.conf import settings
 
 from annotator.models import Split, Task
-from pipeline.imports.adapters import adapter_choices
+from pipeline.imports.adapters import ADAPTERS, adapter_choices
+
+
+def adapter_placeholders() -> dict[str, dict[str, str]]:
+    """Per adapter, example text for the files and options boxes: its own roles and options, not VQA's."""
+    examples = {}
+    for name, adapter in ADAPTERS.items():
+        files = "\n".join(f"{spec.role}={spec.default}" for spec in adapter.files if spec.kind != "folder")
+        options = json.dumps({o.name: o.default for o in adapter.options}) if adapter.options else "(no options)"
+        examples[name] = {"files": files or "(no files to name)", "options": options}
+    return examples
 
 
 def parse_pairs(text: str) -> dict[str, str]:
@@ -52,6 +62,16 @@ class ImportForm(forms.Form):
     max_rejected = forms.IntegerField(
         min_value=0, initial=0, help_text="Rows that may be rejected; with more, nothing is imported."
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        examples = adapter_placeholders()
+        self.fields["adapter"].widget.attrs["data-placeholders"] = json.dumps(examples)
+        chosen = self.data.get("adapter") if self.is_bound else None
+        first = examples.get(chosen or "") or examples.get(next(iter(examples), ""), {})
+        for field in ("files", "options"):
+            if first:
+                self.fields[field].widget.attrs["placeholder"] = first[field]
 
     def clean_files(self) -> dict[str, str]:
         return parse_pairs(self.cleaned_data["files"])
