@@ -40,3 +40,13 @@
   }
   document.querySelectorAll("[data-job-url]").forEach(poll);
 })();
+
+// The top navigation collapses behind "Menu" on narrow screens.
+(function () {
+  const toggle = document.querySelector(".nav-toggle");
+  if (!toggle) return;
+  toggle.addEventListener("click", () => {
+    const open = toggle.closest(".topbar").classList.toggle("nav-open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+})();
