@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.db.models import Count
 
 from annotator.models import Split, Task
 from pipeline.imports.adapters import ADAPTERS, adapter_choices
@@ -37,7 +38,12 @@ def parse_pairs(text: str) -> dict[str, str]:
 
 class ImportForm(forms.Form):
     adapter = forms.ChoiceField(choices=adapter_choices)
-    task = forms.ModelChoiceField(queryset=Task.objects.order_by("slug"), to_field_name="slug")
+    task = forms.ModelChoiceField(
+        queryset=Task.objects.annotate(pool_size=Count("instructions")).order_by("slug"),
+        to_field_name="slug",
+        help_text="A task without instructions yet can be imported: its samples get one drawn as soon as "
+        "its pool gains instructions.",
+    )
     split = forms.ChoiceField(choices=Split.choices)
     upload = forms.FileField(
         required=False,
@@ -65,6 +71,9 @@ class ImportForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["task"].label_from_instance = lambda task: (
+            task.slug if task.pool_size else f"{task.slug} (no instructions yet)"
+        )
         examples = adapter_placeholders()
         self.fields["adapter"].widget.attrs["data-placeholders"] = json.dumps(examples)
         chosen = self.data.get("adapter") if self.is_bound else None
