@@ -106,6 +106,7 @@ class JobKind(models.TextChoices):
     EVALUATE = "evaluate", "Evaluate"
     JUDGE = "judge", "LLM judge"
     ABLATE = "ablate", "Ablation series"
+    DELETE = "delete", "Delete samples"
 
 
 class JobStatus(models.TextChoices):

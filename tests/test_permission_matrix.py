@@ -596,6 +596,12 @@ MATRIX: list[Row] = [
     ),
     Row("api-import-detail", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _import_job(w).pk}),
     Row("api-import-adapters", "get", API_ADMIN_ONLY),
+    Row(
+        "sample-delete",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        data=lambda w: {"task": _sample(w).task.slug, "split": _sample(w).split},
+    ),
     Row("api-sample-list", "get", API_ADMIN_ONLY),
     Row("api-sample-detail", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _sample(w).pk}),
     # --- API schema and documentation: a login outside DEBUG (issue 15; `make run` keeps them open) -----

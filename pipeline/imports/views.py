@@ -19,7 +19,7 @@ from pipeline.imports.forms import ImportForm
 from pipeline.imports.importer import start_import
 from pipeline.imports.uploads import start_import_from_upload
 from pipeline.jobs.access import visible_jobs
-from pipeline.models import JobKind
+from pipeline.models import JobKind, Sample
 
 
 def import_jobs(user: Any) -> Any:
@@ -86,6 +86,7 @@ class ImportDetailView(AdminRequiredMixin, DetailView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
+        context["samples_kept"] = Sample.objects.filter(import_job=self.object).count()
         task = self.object.task
         if task is not None and not task.instructions.exists():
             context["instructions_note"] = no_instructions_note(task.slug)
