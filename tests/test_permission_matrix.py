@@ -453,7 +453,7 @@ MATRIX: list[Row] = [
     Row(
         "api-translation",
         "post",
-        expect(404, annotator=404, reviewer=404, admin=200, other=404),
+        expect(403, annotator=404, reviewer=404, admin=200, other=404),  # anonymous 403 (issue 15)
         data=lambda w: {"dry_run": True, "tasks": [w.task_a.slug], "languages": ["fr"]},
     ),
     Row("api-translation-languages", "get", API_READ),
