@@ -95,14 +95,37 @@ class Task(models.Model):
     def __str__(self) -> str:
         return self.slug
 
-    def clean(self) -> None:
+    def _check_distinct(self) -> None:
         if self.writer_id and self.writer_id == self.reviewer_id:
             raise ValidationError(
                 {"reviewer": "The reviewer of a task must not be the person who writes its instructions."}
             )
 
+    def check_roles(self) -> None:
+        """A newly assigned writer must be an annotator, a reviewer a reviewer (forms, Django admin, API).
+
+        Only changed assignments are checked, so an old one (the person left the group since) does not
+        block other edits; the task page warns about it."""
+        from . import roles  # roles imports nothing of ours; kept local to leave the model module light
+
+        stored = Task.objects.filter(pk=self.pk).values("writer_id", "reviewer_id").first() if self.pk else None
+        errors = {}
+        for field in roles.ASSIGNMENT_ROLES:
+            user_id = getattr(self, f"{field}_id")
+            if user_id is None or (stored and stored[f"{field}_id"] == user_id):
+                continue
+            problem = roles.assignment_problem(getattr(self, field), field)
+            if problem:
+                errors[field] = problem
+        if errors:
+            raise ValidationError(errors)
+
+    def clean(self) -> None:
+        self._check_distinct()
+        self.check_roles()
+
     def save(self, *args: object, **kwargs: object) -> None:
-        self.clean()
+        self._check_distinct()
         super().save(*args, **kwargs)
 
     @property

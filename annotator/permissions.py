@@ -35,9 +35,12 @@ class AdminRequiredMixin(AccessMixin):
 
 
 class IsAdminElse404(BasePermission):
-    """API endpoints for admins only; anyone else (anonymous included) is told the URL does not exist."""
+    """API endpoints for admins only: anonymous callers get 403 like every API endpoint (not signed in);
+    signed-in non-admins are told the URL does not exist (404)."""
 
     def has_permission(self, request: Any, view: Any) -> bool:
+        if not request.user.is_authenticated:
+            return False
         if not roles.is_admin(request.user):
             raise NotFound()
         return True

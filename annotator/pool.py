@@ -16,6 +16,7 @@ from django.db.models import Max
 from . import roles
 from .access import can_write
 from .models import Instruction, InstructionEvent, PoolStatus, Task, TaskSplit
+from .signals import pool_gained_instructions
 
 MIN_INSTRUCTIONS = 10
 MAX_LENGTH = 2000
@@ -126,7 +127,14 @@ def add_instruction(task: Task, user: Any, text: Any) -> Instruction:
         except IntegrityError:
             raise PoolError("This instruction is already in the pool (ignoring case and spaces).") from None
         _event(task, user, Action.CREATE, instruction=instruction, after=_snapshot(instruction))
+        _announce_gain(task)
     return instruction
+
+
+def _announce_gain(task: Task) -> None:
+    """After the commit: samples imported before the pool had instructions get one (pipeline listens)."""
+    task_id = task.pk
+    transaction.on_commit(lambda: pool_gained_instructions.send(sender=Task, task_id=task_id))
 
 
 def edit_instruction(task: Task, user: Any, instruction_id: int, text: Any) -> Instruction:
@@ -326,6 +334,8 @@ def import_pool(task: Task, user: Any, texts: list[str]) -> dict[str, int]:
         for instruction in created:
             instruction.normalized = Instruction.normalize(instruction.text)
         Instruction.objects.bulk_create(created)
+        if created:
+            _announce_gain(task)
         _event(task, user, Action.IMPORT, before={"instructions": before}, after={"instructions": list(texts)})
     return {"kept": len(kept), "created": len(created), "removed": len(removed)}
 

@@ -36,3 +36,22 @@ def roles_of(user: Any) -> list[str]:
     if is_admin(user):
         roles.append("admin")
     return roles
+
+
+# The group each assignable task field needs, and what the person does in it (for messages).
+ASSIGNMENT_ROLES = {"writer": (ANNOTATOR, "write a task's instructions"), "reviewer": (REVIEWER, "review a task")}
+
+
+def assignment_problem(user: Any, field: str) -> str | None:
+    """Why `user` cannot be the task's `field` ("writer" or "reviewer"), naming the missing role; None if fine."""
+    if user is None:
+        return None
+    group, work = ASSIGNMENT_ROLES[field]
+    if not user.is_active:
+        return f"{user.username} is not active and cannot {work}."
+    if not _in_group(user, group):
+        return (
+            f"{user.username} is not in the {group} group: only {group}s {work.replace('a task', 'tasks')}. "
+            f"Add them to the {group} group first (Django admin → Users)."
+        )
+    return None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
@@ -16,10 +17,27 @@ class TaskSplitSerializer(serializers.ModelSerializer):
         fields = ["split", "qc_status", "approved_at"]
 
 
+class RoleMemberField(serializers.SlugRelatedField):
+    """A username that must belong to the field's role group; a refusal names the missing role."""
+
+    def __init__(self, field: str, **kwargs: Any) -> None:
+        self.assignment = field
+        super().__init__(slug_field="username", queryset=members_of(roles.ASSIGNMENT_ROLES[field][0]), **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        user = get_user_model().objects.filter(username=str(data)).first()
+        if user is None:
+            raise serializers.ValidationError(f"There is no user named {data!r}.")
+        problem = roles.assignment_problem(user, self.assignment)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return user
+
+
 class TaskSerializer(serializers.ModelSerializer):
     # Only people of the right role can be assigned (same choices as the web form).
-    writer = serializers.SlugRelatedField(slug_field="username", queryset=members_of(roles.ANNOTATOR), allow_null=True)
-    reviewer = serializers.SlugRelatedField(slug_field="username", queryset=members_of(roles.REVIEWER), allow_null=True)
+    writer = RoleMemberField("writer", allow_null=True)
+    reviewer = RoleMemberField("reviewer", allow_null=True)
     splits = TaskSplitSerializer(many=True, read_only=True)
 
     class Meta:
@@ -49,7 +67,7 @@ class TaskSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         writer = attrs.get("writer", getattr(self.instance, "writer", None))
         reviewer = attrs.get("reviewer", getattr(self.instance, "reviewer", None))
-        probe = Task(writer=writer, reviewer=reviewer)
+        probe = Task(pk=getattr(self.instance, "pk", None), writer=writer, reviewer=reviewer)
         try:
             probe.clean()
         except DjangoValidationError as exc:

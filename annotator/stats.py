@@ -326,17 +326,19 @@ def live_stats(entries: Sequence[PoolEntry], language: str, draft: str = "", edi
     with the draft's own token count and warnings."""
     draft = draft.strip()
     others = [entry for entry in entries if editing is None or entry.pk != editing]
-    if editing is not None and draft:
+    warnings = draft_warnings(draft, others, language)
+    savable = draft and not any(w["kind"] == "duplicate" for w in warnings)  # a duplicate would be refused
+    if editing is not None and savable:
         pool = [PoolEntry(e.number, draft, e.pk) if e.pk == editing else e for e in entries]
-    elif draft:
+    elif savable:
         pool = [*entries, PoolEntry(len(entries) + 1, draft)]
     else:
         pool = list(entries)
     summary = pool_summary(pool, language)
-    summary["draft"] = {
-        "tokens": count_tokens(draft, language),
-        "warnings": draft_warnings(draft, others, language),
-    }
+    # The count is what is saved (the page's "n / 10"); a draft is not an instruction until it is saved.
+    summary["count_with_draft"] = summary["count"]
+    summary["count"] = len(entries)
+    summary["draft"] = {"tokens": count_tokens(draft, language), "warnings": warnings}
     return summary
 
 

@@ -8,8 +8,11 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from annotator import roles
+from qc.access import work_counts
 
 # (label, url name, who sees it: "all", "annotator", "reviewer", "admin")
+# Items whose label carries a count of what waits for the person (qc.access.work_counts keys).
+COUNTED = {"review-queue": "review", "qc-returned": "returned"}
 NAV_ITEMS = (
     (_("Home"), "home", "all"),
     (_("Tasks"), "task-list", "all"),
@@ -35,6 +38,7 @@ def navigation(request: Any) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {"nav_items": [], "user_roles": []}
     user_roles = roles.roles_of(user)
+    counts = work_counts(user)
     items = []
     for label, name, audience in NAV_ITEMS:
         if audience != "all" and audience not in user_roles and "admin" not in user_roles:
@@ -43,5 +47,7 @@ def navigation(request: Any) -> dict[str, Any]:
             url = reverse(name)
         except NoReverseMatch:
             continue
-        items.append({"label": label, "url": url, "active": request.path == url})
+        items.append(
+            {"label": label, "url": url, "active": request.path == url, "count": counts.get(COUNTED.get(name, ""))}
+        )
     return {"nav_items": items, "user_roles": user_roles}

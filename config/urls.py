@@ -8,6 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import APIRootView
 
 APPS = ("home", "annotator", "pipeline", "qc", "training")
+# API endpoints outside the routers, listed on /api/ too (prefix → URL name).
+EXTRA_API_ENTRIES = {"paraphrase": "api-paraphrase-start"}
 
 
 def api_root_entries() -> dict[str, str]:
@@ -17,6 +19,7 @@ def api_root_entries() -> dict[str, str]:
         router = getattr(import_module(f"{app}.urls"), "router", None)
         if router is not None:
             entries.update({prefix: f"{basename}-list" for prefix, _viewset, basename in router.registry})
+    entries.update(EXTRA_API_ENTRIES)
     return entries
 
 

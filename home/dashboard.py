@@ -9,7 +9,7 @@ from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
 
 from annotator.models import PoolStatus, QCStatus, Task, TaskSplit
 from pipeline.models import Job, JobStatus
-from qc.access import review_queue
+from qc.access import open_reviews_of, returned_splits, review_queue, waiting_splits
 
 INSTRUCTIONS_PER_TASK = 10  # the paper's pool size per task
 
@@ -31,17 +31,27 @@ def writing_tasks(user: Any) -> list[Task]:
 
 
 @dataclass
-class SplitToReview:
-    split: TaskSplit
-    samples: int
+class ReviewWork:
+    """What the reviewer's home page shows: the same two lists as the QC queue, and the splits without samples."""
+
+    in_progress: list[Any]  # qc Review rows under way (primary or second)
+    waiting: list[TaskSplit]  # with sample_count
+    without_samples: int
+
+    @property
+    def count(self) -> int:
+        return len(self.in_progress) + len(self.waiting)
 
 
-def splits_to_review(user: Any) -> tuple[list[SplitToReview], int]:
-    """The reviewer's queue (qc.access.review_queue, shared with QC's queue) with samples,
-    and how many of their splits have none yet."""
-    splits = list(review_queue(user))
-    waiting = [SplitToReview(s, s.sample_count) for s in splits if s.sample_count]
-    return waiting, len(splits) - len(waiting)
+def review_work(user: Any) -> ReviewWork:
+    """The reviewer's reviews in progress and the splits waiting for them (qc.access, as on the QC queue)."""
+    without = review_queue(user).filter(sample_count=0).count()
+    return ReviewWork(list(open_reviews_of(user)), list(waiting_splits(user)), without)
+
+
+def sent_back(user: Any) -> list[TaskSplit]:
+    """Splits of the tasks this annotator writes that QC sent back, with the notes."""
+    return list(returned_splits(user).filter(task__writer=user))
 
 
 def admin_overview() -> dict[str, Any]:

@@ -34,8 +34,9 @@ class HomeView(LoginRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         if roles.is_annotator(user):
             context["writing"] = dashboard.writing_tasks(user)
+            context["sent_back"] = dashboard.sent_back(user)
         if roles.is_reviewer(user):
-            context["reviewing"], context["reviewing_empty"] = dashboard.splits_to_review(user)
+            context["reviewing"] = dashboard.review_work(user)
         if roles.is_admin(user):
             context["overview"] = dashboard.admin_overview()
             # Parts of a larger job (paraphrase chunks) show on their parent's page, not here.
@@ -86,6 +87,11 @@ def task_detail_context(request: HttpRequest, task: Task, assign_form: TaskAssig
     }
     if roles.is_admin(user):
         context["assign_form"] = assign_form or TaskAssignForm(instance=task)
+        context["assignment_warnings"] = [
+            problem
+            for field in roles.ASSIGNMENT_ROLES
+            if (problem := roles.assignment_problem(getattr(task, field), field))
+        ]
         context["recent_jobs"] = task.jobs.select_related("created_by", "task")[:5]
     return context
 

@@ -108,6 +108,7 @@ class JobKind(models.TextChoices):
     EVALUATE = "evaluate", _("Evaluate")
     JUDGE = "judge", _("LLM judge")
     ABLATE = "ablate", _("Ablation series")
+    DELETE = "delete", _("Delete samples")
 
 
 class JobStatus(models.TextChoices):
@@ -160,6 +161,16 @@ class Job(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
+
+    @property
+    def warning(self) -> str:
+        """A job that succeeded without doing what was asked (an import that created nothing) says why."""
+        return str((self.result or {}).get("warning") or "") if self.status == JobStatus.SUCCEEDED else ""
+
+    @property
+    def display_status(self) -> str:
+        """The status the pages show: "warning" instead of a green "succeeded" when `warning` is set."""
+        return "warning" if self.warning else self.status
 
     @property
     def percent(self) -> float | None:

@@ -51,12 +51,14 @@ def live_reviews(reviews: QuerySet[Review]) -> QuerySet[Review]:
 
 def review_queue(reviewer: Any) -> QuerySet[TaskSplit]:
     """The one definition of a reviewer's queue: splits of their tasks not approved yet (not reviewed,
-    in review, or sent back and awaiting re-review), with their `sample_count` (the split's counter, not a
-    COUNT); callers keep those with samples (a split without samples cannot be reviewed yet). The home
-    page shows the same queue."""
+    in review, or sent back and awaiting re-review), each with `sample_count` and `unparaphrased` (samples
+    whose short answer waits for paraphrasing), both from the split's counters (no COUNT over samples);
+    callers keep those with samples (a split without samples cannot be reviewed yet). The home page shows
+    the same queue."""
     return (
         TaskSplit.objects.filter(task__reviewer=reviewer)
         .exclude(qc_status=QCStatus.APPROVED)
+        .annotate(unparaphrased=F("paraphrase_pending") + F("paraphrase_failed"))
         .select_related("task")
         .order_by("task__slug", "split")
     )
@@ -70,6 +72,29 @@ def waiting_splits(user: Any) -> QuerySet[TaskSplit]:
         Review.objects.filter(task_split=OuterRef("pk"), status=ReviewStatus.OPEN, role=ReviewRole.PRIMARY)
     )
     return review_queue(user).filter(sample_count__gt=0).exclude(Exists(theirs))
+
+
+def open_reviews_of(user: Any) -> QuerySet[Review]:
+    """The user's reviews that are under way and can still decide (primary or second): "In progress"
+    on the QC queue and on the home page."""
+    mine = Review.objects.filter(reviewer=user, status=ReviewStatus.OPEN).select_related("task_split__task")
+    return live_reviews(mine).order_by("id")
+
+
+def returned_splits(user: Any) -> QuerySet[TaskSplit]:
+    """Splits sent back by QC that the user may read (their tasks; admins all), with the notes."""
+    return history_visible_splits(user).filter(qc_status=QCStatus.REJECTED).order_by("task__slug", "split")
+
+
+def work_counts(user: Any) -> dict[str, int]:
+    """What waits for this person, for the navigation: reviews in progress + splits waiting (reviewers),
+    splits sent back on the tasks they write (annotators)."""
+    counts = {}
+    if roles.is_reviewer(user):
+        counts["review"] = open_reviews_of(user).count() + waiting_splits(user).count()
+    if roles.is_annotator(user):
+        counts["returned"] = TaskSplit.objects.filter(task__writer=user, qc_status=QCStatus.REJECTED).count()
+    return counts
 
 
 def history_visible_splits(user: Any) -> QuerySet[TaskSplit]:

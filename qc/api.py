@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
@@ -29,6 +30,7 @@ from .serializers import (
     ReviewSerializer,
     SecondReviewSerializer,
     StartReviewSerializer,
+    SubmitReviewSerializer,
 )
 
 
@@ -61,6 +63,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_queryset(self) -> Any:
         return visible_reviews(self.request.user).order_by("id")
 
+    @extend_schema(request=StartReviewSerializer, responses={201: ReviewSerializer})
     def create(self, request: Request) -> Response:
         params = StartReviewSerializer(data=request.data)
         params.is_valid(raise_exception=True)
@@ -73,6 +76,7 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             raise serializers.ValidationError({"detail": str(exc)}) from exc
         return Response(ReviewSerializer(started).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=SecondReviewSerializer, responses={201: ReviewSerializer})
     @action(detail=False, methods=["post"], permission_classes=[IsAdmin])
     def second(self, request: Request) -> Response:
         """An admin asks a second reviewer to judge the same samples as the split's latest review."""
@@ -86,6 +90,37 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             raise serializers.ValidationError({"detail": str(exc)}) from exc
         return Response(ReviewSerializer(created).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=SubmitReviewSerializer, responses={200: ReviewSerializer})
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, pk: str | None = None) -> Response:
+        """Close the reviewer's own review once every sample is decided (qc.review.submit); the answer's
+        `message` says what happened, e.g. why the split is not approved yet."""
+        review_obj = self.get_object()
+        if review_obj.reviewer_id != request.user.pk:
+            raise Http404
+        params = SubmitReviewSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            _, message = review.submit(review_obj, request.user, params.validated_data["short_answers"])
+        except review.ReviewError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from exc
+        review_obj.refresh_from_db()
+        return Response({**ReviewSerializer(review_obj).data, "message": message})
+
+    @extend_schema(request=None, responses={200: ReviewItemSerializer})
+    @action(detail=True, methods=["post"])
+    def undo(self, request: Request, pk: str | None = None) -> Response:
+        """Take back the last decision of the reviewer's own open review."""
+        review_obj = self.get_object()
+        if review_obj.reviewer_id != request.user.pk:
+            raise Http404
+        try:
+            item = review.undo_last(review_obj, request.user)
+        except review.ReviewError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from exc
+        return Response(ReviewItemSerializer(ReviewItem.objects.select_related("sample").get(pk=item.pk)).data)
+
+    @extend_schema(request=None, responses={200: ReviewSerializer})
     @action(detail=True, methods=["post"], url_path="load-check")
     def load_check(self, request: Request, pk: str | None = None) -> Response:
         review_obj = self.get_object()

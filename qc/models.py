@@ -29,6 +29,14 @@ class ReviewStatus(models.TextChoices):
     SUPERSEDED = "superseded", "Superseded"  # closed undecided: reviewer reassigned or content changed
 
 
+class ShortAnswers(models.TextChoices):
+    """The reviewer's choice for a split whose short answers were never paraphrased."""
+
+    UNASKED = "", "Not asked"
+    AS_IS = "as_is", "Export the short answers as they are"
+    PARAPHRASE_FIRST = "paraphrase_first", "Paraphrase first"
+
+
 class ReviewRole(models.TextChoices):
     PRIMARY = "primary", "Reviewer"
     SECOND = "second", "Second reviewer"
@@ -71,6 +79,13 @@ class Review(models.Model):
     status = models.CharField(max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.OPEN)
     notes = models.TextField(blank=True, help_text="The reviewer's notes when the split is sent back.")
     load_check = models.JSONField(default=dict, blank=True, help_text="Result of the last load check.")
+    short_answers = models.CharField(
+        max_length=16,
+        choices=ShortAnswers.choices,
+        blank=True,
+        default="",
+        help_text="Asked when the split has samples waiting for paraphrasing: what approval does with them.",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -139,8 +154,8 @@ class ReviewItem(models.Model):
         unknown = sorted(set(self.problems or []) - set(ProblemTag.values))
         if unknown:
             raise ValidationError({"problems": f"Unknown problem tag(s): {', '.join(unknown)}."})
-        if self.verdict == Verdict.REJECTED and not (self.problems or self.comment.strip()):
-            raise ValidationError({"problems": "A rejection needs at least one problem tag or a comment."})
+        if self.verdict == Verdict.REJECTED and not self.comment.strip():
+            raise ValidationError({"comment": "A rejection needs a comment: say what is wrong."})
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.clean()
@@ -186,6 +201,8 @@ class AuditAction(models.TextChoices):
     SPLIT_REJECTED = "split_rejected", "Split sent back"
     SECOND_REQUESTED = "second_requested", "Second reviewer requested"
     REVIEW_SUPERSEDED = "review_superseded", "Open review superseded"
+    UNDO = "undo", "Decision undone"
+    SUBMIT = "submit", "Review submitted"
 
 
 class AuditEvent(models.Model):

@@ -31,6 +31,7 @@ from .models import (
     ReviewRole,
     ReviewStatus,
     SampleRevision,
+    ShortAnswers,
     Verdict,
 )
 from .selection import draw_samples, review_seed
@@ -47,6 +48,7 @@ SAMPLE_STATE = {
     Verdict.CORRECTED: SampleQCState.CORRECTED,
 }
 EDITABLE_FIELDS = ("inputs", "outputs")
+# Samples whose short source answer still waits for a paraphrase (never run, or failed).
 
 
 class ReviewError(Exception):
@@ -238,8 +240,11 @@ def _item_state(item: ReviewItem) -> dict[str, Any]:
 
 
 @transaction.atomic
-def decide(item: ReviewItem, user: Any, verdict: str, problems: Iterable[str] = (), comment: str = "") -> ReviewItem:
-    """Approve or reject one sample; the gate is evaluated after every decision."""
+def decide(
+    item: ReviewItem, user: Any, verdict: str, problems: Iterable[str] = (), comment: str = "", close: bool = True
+) -> ReviewItem:
+    """Approve or reject one sample. With `close` (the API) the gate is evaluated after every decision;
+    the review page passes close=False and closes the review with an explicit submit()."""
     if verdict not in (Verdict.APPROVED, Verdict.REJECTED):
         raise ReviewError("A verdict is either approved or rejected (corrections go through correct()).")
     item = _lock_item(item, user)
@@ -266,13 +271,19 @@ def decide(item: ReviewItem, user: Any, verdict: str, problems: Iterable[str] = 
         after=_item_state(item),
         comment=item.comment,
     )
-    evaluate(item.review, user)
+    if close:
+        evaluate(item.review, user)
     return item
 
 
 @transaction.atomic
 def correct(
-    item: ReviewItem, user: Any, inputs: str | None = None, outputs: str | None = None, comment: str = ""
+    item: ReviewItem,
+    user: Any,
+    inputs: str | None = None,
+    outputs: str | None = None,
+    comment: str = "",
+    close: bool = True,
 ) -> ReviewItem:
     """Correct a sample's inputs and/or outputs in place: a recorded revision, and the sample passes."""
     item = _lock_item(item, user)
@@ -316,7 +327,8 @@ def correct(
         comment=item.comment,
     )
     run_load_check(item.review, user)
-    evaluate(item.review, user, load_checked=True)
+    if close:
+        evaluate(item.review, user, load_checked=True)
     return item
 
 
@@ -380,18 +392,25 @@ def evaluate(review: Review, actor: Any, load_checked: bool = False) -> str:
         result = review.load_check if load_checked else run_load_check(review, actor)
         if not result.get("ok"):
             return review.status
+        waiting = unparaphrased_count(review.task_split)
+        review.short_answers = Review.objects.values_list("short_answers", flat=True).get(pk=review.pk)
+        if waiting and review.short_answers != ShortAnswers.AS_IS:
+            return review.status  # approval asks for an explicit choice (submit)
         review.status = ReviewStatus.APPROVED
         split = review.task_split
         set_split_status(split, QCStatus.APPROVED, review.reviewer, notes="")
-        audit(split.pk, AuditAction.SPLIT_APPROVED, actor, review=review, after={"round": review.round})
+        after = {"round": review.round}
+        if waiting:
+            after.update(short_answers=review.short_answers, unparaphrased=waiting)
+        audit(split.pk, AuditAction.SPLIT_APPROVED, actor, review=review, after=after)
     review.decided_at = timezone.now()
     review.save(update_fields=["status", "notes", "decided_at"])
     return review.status
 
 
 @transaction.atomic
-def recheck(review: Review, actor: Any) -> dict[str, Any]:
-    """Run the load check again (samples fixed elsewhere) and let the gate decide; for the reviewer's button."""
+def recheck(review: Review, actor: Any, close: bool = True) -> dict[str, Any]:
+    """Run the load check again (samples fixed elsewhere); with `close` (the API) the gate decides too."""
     review.task_split = _lock_split(review.task_split_id)
     review.refresh_from_db(fields=["status"])
     if not review.is_open:
@@ -400,8 +419,159 @@ def recheck(review: Review, actor: Any) -> dict[str, Any]:
     if reason:
         raise ReviewError(reason)
     result = run_load_check(review, actor)
-    evaluate(review, actor, load_checked=True)
+    if close:
+        evaluate(review, actor, load_checked=True)
     return result
+
+
+def unparaphrased_count(split: TaskSplit) -> int:
+    """Samples of the split whose short answer still waits for paraphrasing."""
+    split.refresh_from_db(fields=["paraphrase_pending", "paraphrase_failed"])  # the counters, not a COUNT
+    return split.paraphrase_pending + split.paraphrase_failed
+
+
+def who_fixes(problem: str, split: TaskSplit) -> str:
+    """Who can fix one load-check problem, and how, in words for the review page."""
+    writer = split.task.writer.username if split.task.writer_id else "the task's writer (none assigned yet)"
+    if problem.startswith("instruction"):
+        return (
+            f"{writer} fixes the instruction pool of {split.task.slug} (Stage I); an admin can then redraw "
+            "instructions. A reviewer cannot change instructions."
+        )
+    if problem.startswith(("outputs", "inputs")):
+        return "You can: correct the sample's inputs/outputs (e), or reject it."
+    if problem.startswith("image") or "image" in problem:
+        return "An admin re-imports the sample's images; you can reject the sample meanwhile."
+    return "An admin fixes the sample's data (Django admin or a new import); you can reject the sample meanwhile."
+
+
+def load_check_fixes(review: Review) -> list[dict[str, Any]]:
+    """The failed load check as the page shows it: each problem, the samples it hits, who can fix it."""
+    positions = {sample_id: index + 1 for index, sample_id in enumerate(review.sample_ids)}
+    grouped: dict[str, list[int]] = {}
+    for sample_id, problems in (review.load_check or {}).get("problems", {}).items():
+        for problem in problems:
+            grouped.setdefault(problem, []).append(positions.get(int(sample_id), 0))
+    return [
+        {"problem": problem, "samples": sorted(samples), "who": who_fixes(problem, review.task_split)}
+        for problem, samples in sorted(grouped.items())
+    ]
+
+
+def blockers(review: Review) -> list[str]:
+    """Why submitting this (open, primary) review would not approve its split; empty when it would."""
+    items = list(review.items.all())
+    reasons = []
+    pending = sum(1 for item in items if item.verdict == Verdict.PENDING)
+    if pending:
+        reasons.append(f"{pending} of {len(items)} samples are not decided yet.")
+    if any(item.verdict == Verdict.REJECTED for item in items):
+        return reasons  # submitting sends the split back; nothing else blocks that
+    check = review.load_check or {}
+    if check and not check.get("ok"):
+        for fix in load_check_fixes(review):
+            samples = ", ".join(str(n) for n in fix["samples"])
+            reasons.append(f"Load check: {fix['problem']} (sample {samples}). {fix['who']}")
+    return reasons
+
+
+@transaction.atomic
+def submit(review: Review, user: Any, short_answers: str = "") -> tuple[str, str]:
+    """The reviewer's explicit last step: close the review (approve or send back) once every sample is decided.
+
+    A split with samples waiting for paraphrasing is approved only with short_answers="as_is" (recorded);
+    "paraphrase_first" is recorded and leaves the review open. A failing load check leaves it open with
+    what is wrong and who can fix it. Returns (the review's status, a message for the reviewer).
+    """
+    review.task_split = _lock_split(review.task_split_id)
+    review = Review.objects.select_for_update().select_related("task_split__task", "reviewer").get(pk=review.pk)
+    if review.reviewer_id != user.pk:
+        raise ReviewError("Only the assigned reviewer can submit this review.")
+    if not review.is_open:
+        raise ReviewError("This review is closed.")
+    reason = stale_reason(review)
+    if reason:
+        raise ReviewError(reason)
+    items = list(review.items.all())
+    pending = sum(1 for item in items if item.verdict == Verdict.PENDING)
+    if pending:
+        raise ReviewError(f"{pending} of {len(items)} samples are not decided yet.")
+    split = review.task_split
+    rejected = any(item.verdict == Verdict.REJECTED for item in items)
+    if review.is_primary and not rejected:
+        waiting = unparaphrased_count(split)
+        if waiting:
+            if short_answers not in (ShortAnswers.AS_IS, ShortAnswers.PARAPHRASE_FIRST):
+                raise ReviewError(
+                    f"{waiting} samples of {split} wait for paraphrasing (their answers are short). "
+                    "Choose: paraphrase first, or export the short answers as they are."
+                )
+            review.short_answers = short_answers
+            review.save(update_fields=["short_answers"])
+            audit(
+                split.pk,
+                AuditAction.SUBMIT,
+                user,
+                review=review,
+                after={"short_answers": short_answers, "unparaphrased": waiting},
+            )
+            if short_answers == ShortAnswers.PARAPHRASE_FIRST:
+                return review.status, (
+                    f"Recorded: paraphrase first. The review stays open; an admin runs paraphrasing for {split}, "
+                    "which sends it back for a new round."
+                )
+        result = run_load_check(review, user)
+        if not result.get("ok"):
+            return review.status, "The split cannot be approved yet. " + " ".join(blockers(review))
+    status = evaluate(review, user, load_checked=review.is_primary)
+    if status == ReviewStatus.APPROVED:
+        return status, f"Review submitted: {split} is approved" + (" for export." if review.is_primary else ".")
+    return status, f"Review submitted: {split} was sent back with your notes." if review.is_primary else (
+        "Review submitted."
+    )
+
+
+@transaction.atomic
+def undo_last(review: Review, user: Any) -> ReviewItem:
+    """Take back the reviewer's last decision on an open review: the sample is undecided again, a
+    correction's text is restored (as a new recorded revision). Returns the item."""
+    review.task_split = _lock_split(review.task_split_id)
+    decided = review.items.exclude(verdict=Verdict.PENDING).order_by("-decided_at", "-id").first()
+    if decided is None:
+        raise ReviewError("Nothing to undo: no sample is decided.")
+    item = _lock_item(decided, user)
+    before = _item_state(item)
+    if item.verdict == Verdict.CORRECTED:
+        revision = item.revisions.order_by("-id").first()
+        if revision is not None:
+            sample = Sample.objects.select_for_update().get(pk=item.sample_id)
+            current = {f: getattr(sample, f) for f in revision.before}
+            for field, value in revision.before.items():
+                setattr(sample, field, value)
+            sample.save(update_fields=[*revision.before, "updated_at"])
+            SampleRevision.objects.create(
+                sample=sample, item=item, editor=user, before=current, after=revision.before, comment="undone"
+            )
+    item.verdict = Verdict.PENDING
+    item.problems = []
+    item.comment = ""
+    item.decided_at = None
+    item.save()
+    if item.review.is_primary:
+        Sample.objects.filter(pk=item.sample_id).update(qc_state=SampleQCState.UNCHECKED)
+    audit(
+        item.review.task_split_id,
+        AuditAction.UNDO,
+        user,
+        review=item.review,
+        item=item,
+        sample_id=item.sample_id,
+        before=before,
+        after=_item_state(item),
+    )
+    if before["verdict"] == Verdict.CORRECTED:
+        run_load_check(item.review, user)
+    return item
 
 
 def apply_decision(
@@ -412,10 +582,11 @@ def apply_decision(
     comment: str = "",
     inputs: str | None = None,
     outputs: str | None = None,
+    close: bool = True,
 ) -> ReviewItem:
     """One entry point for web forms and the API: approve, reject, or correct (verdict "corrected")."""
     if verdict == Verdict.CORRECTED:
-        return correct(item, user, inputs=inputs, outputs=outputs, comment=comment)
+        return correct(item, user, inputs=inputs, outputs=outputs, comment=comment, close=close)
     if inputs is not None or outputs is not None:
         raise ReviewError('Send corrected inputs/outputs with the verdict "corrected".')
-    return decide(item, user, verdict, problems, comment)
+    return decide(item, user, verdict, problems, comment, close=close)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from .models import ProblemTag, Review, ReviewItem, Verdict
+from .models import ProblemTag, Review, ReviewItem, ShortAnswers, Verdict
 
 
 class ReviewItemSerializer(serializers.ModelSerializer):
@@ -25,7 +25,7 @@ class ReviewSerializer(serializers.ModelSerializer):
     class Meta:
         model = Review
         fields = ["id", "task_split", "task", "split", "round", "role", "reviewer", "seed", "sample_ids", "status"]
-        fields += ["notes", "load_check", "created_at", "decided_at"]
+        fields += ["notes", "load_check", "short_answers", "created_at", "decided_at"]
         read_only_fields = fields
 
 
@@ -50,3 +50,10 @@ class DecisionSerializer(serializers.Serializer):
 
 class BulkDecisionSerializer(DecisionSerializer):
     id = serializers.IntegerField()
+
+
+class SubmitReviewSerializer(serializers.Serializer):
+    """Needed when the split has samples waiting for paraphrasing: approve with the short answers as they
+    are ("as_is"), or record "paraphrase_first" and keep the review open."""
+
+    short_answers = serializers.ChoiceField(choices=[c for c in ShortAnswers.values if c], required=False, default="")

@@ -16,7 +16,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from annotator import roles
-from annotator.models import QCStatus, TaskSplit
+from annotator.models import TaskSplit
 from annotator.permissions import AdminRequiredMixin
 from pipeline.models import Sample, SampleImage
 
@@ -24,12 +24,13 @@ from . import dashboard, review
 from .access import (
     actionable_items,
     history_visible_splits,
-    live_reviews,
+    open_reviews_of,
+    returned_splits,
     startable_splits,
     visible_reviews,
     waiting_splits,
 )
-from .models import AuditEvent, ProblemTag, Review, ReviewItem, ReviewStatus, Verdict
+from .models import AuditEvent, ProblemTag, Review, ReviewItem, ReviewStatus, ShortAnswers, Verdict
 
 
 class ReviewerRequiredMixin(AccessMixin):
@@ -58,7 +59,7 @@ class ReviewQueueView(ReviewerRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         context.update(
             waiting=waiting_splits(user),
-            open_reviews=live_reviews(mine.filter(status=ReviewStatus.OPEN)).order_by("id"),
+            open_reviews=open_reviews_of(user),  # the home page lists the same two
             closed_reviews=mine.exclude(status=ReviewStatus.OPEN).order_by("-decided_at")[:20],
         )
         return context
@@ -110,7 +111,10 @@ class ReviewDetailView(ReviewerRequiredMixin, TemplateView):
         decided = sum(1 for item in items if item.verdict != Verdict.PENDING)
         stale = review.stale_reason(review_obj)
         first_pending = next((i for i, item in enumerate(items) if item.verdict == Verdict.PENDING), 0)
+        split = review_obj.task_split
+        can_act = review_obj.is_open and not stale and review_obj.reviewer_id == self.request.user.pk
         context = super().get_context_data(**kwargs)
+        context.update(review_summary(review_obj, items, self.request.user))
         context.update(
             review=review_obj,
             split=review_obj.task_split,
@@ -120,20 +124,35 @@ class ReviewDetailView(ReviewerRequiredMixin, TemplateView):
             percent=round(100 * decided / len(items)) if items else 0,
             start_index=first_pending,
             stale=stale,
-            can_act=review_obj.is_open and not stale and review_obj.reviewer_id == self.request.user.pk,
+            can_act=can_act,
             can_correct=review_obj.is_primary,
             tags=ProblemTag.choices,
             split_events=split_events,
             problems_by_sample=review_obj.load_check.get("problems", {}),
+            load_check_fixes=review.load_check_fixes(review_obj) if review_obj.load_check else [],
+            unparaphrased=review.unparaphrased_count(split),
+            short_answer_choices=[c for c in ShortAnswers.choices if c[0]],
         )
         return context
 
 
+def review_summary(review_obj: Review, items: list[ReviewItem], user: Any) -> dict[str, Any]:
+    """The counts by verdict (the end-of-review summary) and the split that waits next for this reviewer."""
+    counts = {verdict: 0 for verdict in Verdict.values}
+    for item in items:
+        counts[item.verdict] += 1
+    next_split = None
+    if not review_obj.is_open and roles.is_reviewer(user):
+        next_split = waiting_splits(user).exclude(pk=review_obj.task_split_id).first()
+    return {"verdict_counts": counts, "next_split": next_split}
+
+
 def item_payload(item: ReviewItem) -> dict[str, Any]:
-    review_obj = Review.objects.select_related("task_split").get(pk=item.review_id)
+    review_obj = Review.objects.select_related("task_split__task").get(pk=item.review_id)
     counts = review_obj.items.exclude(verdict=Verdict.PENDING).count()
     sample = Sample.objects.get(pk=item.sample_id)
     return {
+        "fixes": review.load_check_fixes(review_obj) if review_obj.load_check else [],
         "item": {
             "id": item.pk,
             "position": item.position,
@@ -167,6 +186,7 @@ class ItemDecideView(ReviewerRequiredMixin, View):
                 comment=data.get("comment", ""),
                 inputs=data.get("inputs") if verdict == Verdict.CORRECTED else None,
                 outputs=data.get("outputs") if verdict == Verdict.CORRECTED else None,
+                close=False,  # the page closes the review with an explicit submit (ReviewSubmitView)
             )
         except review.ReviewError as exc:
             if wants_json(request):
@@ -184,11 +204,46 @@ class LoadCheckView(ReviewerRequiredMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         review_obj = get_object_or_404(visible_reviews(request.user).filter(reviewer=request.user), pk=pk)
         try:
-            result = review.recheck(review_obj, request.user)
+            result = review.recheck(review_obj, request.user, close=False)
         except review.ReviewError as exc:
             messages.error(request, str(exc))
         else:
-            messages.info(request, "Load check passed." if result["ok"] else "Load check found problems.")
+            if result["ok"]:
+                messages.info(request, "Load check passed.")
+            else:
+                messages.warning(request, "Load check found problems: " + " ".join(review.blockers(review_obj)))
+        return redirect("review-detail", pk=review_obj.pk)
+
+
+class ReviewUndoView(ReviewerRequiredMixin, View):
+    """Take back the last decision of the reviewer's open review (the `u` key)."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        review_obj = get_object_or_404(visible_reviews(request.user).filter(reviewer=request.user), pk=pk)
+        try:
+            item = review.undo_last(review_obj, request.user)
+        except review.ReviewError as exc:
+            if wants_json(request):
+                return JsonResponse({"error": str(exc)}, status=400)
+            messages.error(request, str(exc))
+            return redirect("review-detail", pk=review_obj.pk)
+        if wants_json(request):
+            return JsonResponse(item_payload(item))
+        messages.info(request, f"Undid the decision on sample {item.position + 1}.")
+        return redirect(f"{reverse('review-detail', args=[review_obj.pk])}#item-{item.position + 1}")
+
+
+class ReviewSubmitView(ReviewerRequiredMixin, View):
+    """The explicit last step of a review: approve the split or send it back (qc.review.submit)."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        review_obj = get_object_or_404(visible_reviews(request.user).filter(reviewer=request.user), pk=pk)
+        try:
+            status, message = review.submit(review_obj, request.user, request.POST.get("short_answers", ""))
+        except review.ReviewError as exc:
+            messages.error(request, str(exc))
+        else:
+            (messages.warning if status == ReviewStatus.OPEN else messages.success)(request, message)
         return redirect("review-detail", pk=review_obj.pk)
 
 
@@ -261,7 +316,6 @@ class ReturnedSplitsView(LoginRequiredMixin, TemplateView):
     template_name = "qc/returned.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        splits = history_visible_splits(self.request.user).filter(qc_status=QCStatus.REJECTED)
         context = super().get_context_data(**kwargs)
-        context["splits"] = splits.order_by("task__slug", "split")
+        context["splits"] = returned_splits(self.request.user)
         return context

@@ -10,7 +10,8 @@ with its name. To add your URLs, append rows to MATRIX:
 - method: "get", "post", "patch", "put" or "delete".
 - expect(anonymous, annotator=, reviewer=, admin=, other=): an int status, or LOGIN for "redirect to
   the login page". Anonymous web users get LOGIN; anonymous API calls get 403 (DRF's answer when
-  session authentication comes first). Objects of other people are 404, never 200 or 403.
+  session authentication comes first; admin-only endpoints too); a wrong token gets 401.
+  Objects of other people are 404, never 200 or 403.
 - kwargs: builds the URL kwargs from the World (a fresh one per test: create what you need in it).
 - data: builds the request body from the World (sent as JSON to URLs under /api/, as a form otherwise).
 
@@ -47,7 +48,8 @@ def expect(anonymous: Status, *, annotator: Status, reviewer: Status, admin: Sta
 EVERYONE_SIGNED_IN = {"annotator": 200, "reviewer": 200, "admin": 200, "other": 200}
 ADMIN_ONLY_WEB = expect(LOGIN, annotator=404, reviewer=404, admin=200, other=404)
 API_READ = expect(403, **EVERYONE_SIGNED_IN)
-API_ADMIN_ONLY = expect(404, annotator=404, reviewer=404, admin=200, other=404)
+# Anonymous: 403 like every API endpoint (issue 15: was 404); signed-in non-admins: 404.
+API_ADMIN_ONLY = expect(403, annotator=404, reviewer=404, admin=200, other=404)
 
 
 # Stage I: only task A's writer changes its pool (others who can see it: 403; others: 404).
@@ -386,14 +388,14 @@ MATRIX: list[Row] = [
     Row(
         "api-export-list",
         "post",
-        expect(404, annotator=404, reviewer=404, admin=201, other=404),
+        expect(403, annotator=404, reviewer=404, admin=201, other=404),
         data=lambda w: _export_request(w),
     ),
     Row("api-export-detail", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _finished_export(w).pk}),
     Row(
         "api-export-detail",
         "delete",
-        expect(404, annotator=404, reviewer=404, admin=204, other=404),
+        expect(403, annotator=404, reviewer=404, admin=204, other=404),
         kwargs=lambda w: {"pk": _finished_export(w).pk},
     ),
     Row("api-export-download", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _finished_export(w).pk}),
@@ -410,7 +412,7 @@ MATRIX: list[Row] = [
     Row(
         "api-paraphrase-start",
         "post",
-        expect(404, annotator=404, reviewer=404, admin=202, other=404),
+        expect(403, annotator=404, reviewer=404, admin=202, other=404),
         data=lambda w: _paraphrase_request(w),
     ),
     # --- pipeline: translation (admins run it; a task's reviewer browses and judges its results) ---
@@ -459,7 +461,7 @@ MATRIX: list[Row] = [
     Row(
         "api-translation",
         "post",
-        expect(404, annotator=404, reviewer=404, admin=200, other=404),
+        expect(403, annotator=404, reviewer=404, admin=200, other=404),  # anonymous 403 (issue 15)
         data=lambda w: {"dry_run": True, "tasks": [w.task_a.slug], "languages": ["fr"]},
     ),
     Row("api-translation-languages", "get", API_READ),
@@ -473,6 +475,18 @@ MATRIX: list[Row] = [
     ),
     Row(
         "review-load-check",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=302, admin=404, other=404),
+        kwargs=lambda w: {"pk": _qc_review(w).pk},
+    ),
+    Row(
+        "review-undo",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=302, admin=404, other=404),
+        kwargs=lambda w: {"pk": _qc_review(w).pk},
+    ),
+    Row(
+        "review-submit",
         "post",
         expect(LOGIN, annotator=404, reviewer=302, admin=404, other=404),
         kwargs=lambda w: {"pk": _qc_review(w).pk},
@@ -526,6 +540,18 @@ MATRIX: list[Row] = [
         kwargs=lambda w: {"pk": _qc_review(w).pk},
     ),
     Row(
+        "api-qc-review-submit",
+        "post",
+        expect(403, annotator=403, reviewer=400, admin=404, other=403),  # 400: samples not decided yet
+        kwargs=lambda w: {"pk": _qc_review(w).pk},
+    ),
+    Row(
+        "api-qc-review-undo",
+        "post",
+        expect(403, annotator=403, reviewer=400, admin=404, other=403),  # 400: nothing to undo
+        kwargs=lambda w: {"pk": _qc_review(w).pk},
+    ),
+    Row(
         "api-qc-review-load-check",
         "post",
         expect(403, annotator=403, reviewer=200, admin=404, other=403),
@@ -573,17 +599,23 @@ MATRIX: list[Row] = [
     Row(
         "api-import-list",
         "post",
-        expect(404, annotator=404, reviewer=404, admin=202, other=404),
+        expect(403, annotator=404, reviewer=404, admin=202, other=404),
         data=lambda w: _import_request(w),
     ),
     Row("api-import-detail", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _import_job(w).pk}),
     Row("api-import-adapters", "get", API_ADMIN_ONLY),
+    Row(
+        "sample-delete",
+        "post",
+        expect(LOGIN, annotator=404, reviewer=404, admin=302, other=404),
+        data=lambda w: {"task": _sample(w).task.slug, "split": _sample(w).split},
+    ),
     Row("api-sample-list", "get", API_ADMIN_ONLY),
     Row("api-sample-detail", "get", API_ADMIN_ONLY, kwargs=lambda w: {"pk": _sample(w).pk}),
-    # --- API schema and documentation (public: it describes endpoints, holds no data) --------
-    Row("api-schema", "get", expect(200, **EVERYONE_SIGNED_IN)),
-    Row("api-docs", "get", expect(200, **EVERYONE_SIGNED_IN)),
-    Row("api-redoc", "get", expect(200, **EVERYONE_SIGNED_IN)),
+    # --- API schema and documentation: a login outside DEBUG (issue 15; `make run` keeps them open) -----
+    Row("api-schema", "get", expect(403, **EVERYONE_SIGNED_IN)),
+    Row("api-docs", "get", expect(403, **EVERYONE_SIGNED_IN)),
+    Row("api-redoc", "get", expect(403, **EVERYONE_SIGNED_IN)),
     # --- training (admins only; 404 for everyone else) ----------------------------------------
     Row("training-run-list", "get", ADMIN_ONLY_WEB),
     Row(

@@ -1,3 +1,6 @@
+import json
+from typing import Any
+
 from django import template
 
 register = template.Library()
@@ -18,3 +21,10 @@ def mul(value: object, factor: object) -> float:
         return float(value) * float(factor)
     except (TypeError, ValueError):
         return 0.0
+
+
+@register.filter
+def to_json(value: Any) -> str:
+    """Indented JSON for display (meta, job parameters): what the API and the export write, not a Python repr.
+    The template escapes it like any other text."""
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)

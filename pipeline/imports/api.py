@@ -12,6 +12,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from annotator.pagination import NewestFirstCursorPagination
 from annotator.permissions import IsAdminElse404
 from pipeline.imports.adapters import ADAPTERS, ImportInputError, tasks_of
 from pipeline.imports.serializers import ImportStartSerializer
@@ -24,10 +25,11 @@ from pipeline.models import JobKind
 class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Import jobs: list and follow them, start one (JSON with a server folder, or multipart with an upload).
 
-    Admins only; 404 for anyone else."""
+    Admins only; 404 for anyone else. Newest first, as on the import page."""
 
     serializer_class = JobSerializer
     permission_classes = [IsAdminElse404]
+    pagination_class = NewestFirstCursorPagination
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self) -> Any:

@@ -7,9 +7,20 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.db.models import Count
 
 from annotator.models import Split, Task
-from pipeline.imports.adapters import adapter_choices
+from pipeline.imports.adapters import ADAPTERS, adapter_choices
+
+
+def adapter_placeholders() -> dict[str, dict[str, str]]:
+    """Per adapter, example text for the files and options boxes: its own roles and options, not VQA's."""
+    examples = {}
+    for name, adapter in ADAPTERS.items():
+        files = "\n".join(f"{spec.role}={spec.default}" for spec in adapter.files if spec.kind != "folder")
+        options = json.dumps({o.name: o.default for o in adapter.options}) if adapter.options else "(no options)"
+        examples[name] = {"files": files or "(no files to name)", "options": options}
+    return examples
 
 
 def parse_pairs(text: str) -> dict[str, str]:
@@ -27,7 +38,12 @@ def parse_pairs(text: str) -> dict[str, str]:
 
 class ImportForm(forms.Form):
     adapter = forms.ChoiceField(choices=adapter_choices)
-    task = forms.ModelChoiceField(queryset=Task.objects.order_by("slug"), to_field_name="slug")
+    task = forms.ModelChoiceField(
+        queryset=Task.objects.annotate(pool_size=Count("instructions")).order_by("slug"),
+        to_field_name="slug",
+        help_text="A task without instructions yet can be imported: its samples get one drawn as soon as "
+        "its pool gains instructions.",
+    )
     split = forms.ChoiceField(choices=Split.choices)
     upload = forms.FileField(
         required=False,
@@ -52,6 +68,19 @@ class ImportForm(forms.Form):
     max_rejected = forms.IntegerField(
         min_value=0, initial=0, help_text="Rows that may be rejected; with more, nothing is imported."
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["task"].label_from_instance = lambda task: (
+            task.slug if task.pool_size else f"{task.slug} (no instructions yet)"
+        )
+        examples = adapter_placeholders()
+        self.fields["adapter"].widget.attrs["data-placeholders"] = json.dumps(examples)
+        chosen = self.data.get("adapter") if self.is_bound else None
+        first = examples.get(chosen or "") or examples.get(next(iter(examples), ""), {})
+        for field in ("files", "options"):
+            if first:
+                self.fields[field].widget.attrs["placeholder"] = first[field]
 
     def clean_files(self) -> dict[str, str]:
         return parse_pairs(self.cleaned_data["files"])

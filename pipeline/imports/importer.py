@@ -35,6 +35,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from annotator.csv_cells import safe_row
 from annotator.models import Instruction, Split, Task, TaskSplit
 from pipeline.imports.adapters import get_adapter
 from pipeline.imports.adapters.base import (
@@ -130,7 +131,8 @@ class RejectionReport:
         }
         if len(self.first) < FIRST_REJECTED:
             self.first.append(entry)
-        self._csv.writerow([entry["file"], entry["unit"], entry["line"], entry["source_id"], entry["message"]])
+        # safe_row: a source id or message starting with = + - @ must not run as a spreadsheet formula
+        self._csv.writerow(safe_row(entry[key] for key in ("file", "unit", "line", "source_id", "message")))
 
     def save(self, name: str) -> str | None:
         """Store the CSV under `name` in media storage; None when nothing was rejected."""

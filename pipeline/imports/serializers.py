@@ -2,13 +2,52 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
 from rest_framework import serializers
+from rest_framework.utils import html
 
 from annotator.models import Split, Task
 from pipeline.imports.adapters import adapter_choices
+
+
+class FormDictField(serializers.DictField):
+    """A dict that multipart clients can send too: as JSON text (`-F 'options={"subset": "val2014"}'`),
+    as `key=value` texts (`-F files=questions=q.json`, repeatable) or as `files.questions=q.json`.
+    Anything else is refused with the accepted forms, never dropped."""
+
+    def get_value(self, dictionary: Any) -> Any:
+        if html.is_html_input(dictionary) and self.field_name in dictionary:
+            return {"__form_texts__": dictionary.getlist(self.field_name)}
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict) and "__form_texts__" in data:
+            data = self._parse_texts(data["__form_texts__"])
+        return super().to_internal_value(data)
+
+    def _parse_texts(self, texts: list[str]) -> dict[str, Any]:
+        name = self.field_name
+        usage = f'send {name} as JSON text (-F \'{name}={{"key": "value"}}\') or as key=value (-F {name}=key=value)'
+        parsed: dict[str, Any] = {}
+        for text in texts:
+            text = str(text).strip()
+            if text.startswith("{"):
+                try:
+                    value = json.loads(text)
+                except ValueError as exc:
+                    raise serializers.ValidationError(f"{name} is not valid JSON ({exc}); {usage}.") from exc
+                if not isinstance(value, dict):
+                    raise serializers.ValidationError(f"{name} must be a JSON object; {usage}.")
+                parsed.update(value)
+            elif "=" in text and text.split("=", 1)[0].strip():
+                key, value = text.split("=", 1)
+                parsed[key.strip()] = value
+            else:
+                raise serializers.ValidationError(f"{name}={text!r} is not understood; {usage}.")
+        return parsed
 
 
 class ImportStartSerializer(serializers.Serializer):
@@ -19,8 +58,8 @@ class ImportStartSerializer(serializers.Serializer):
     split = serializers.ChoiceField(choices=Split.choices)
     folder = serializers.CharField(required=False, allow_blank=True, max_length=500)
     upload = serializers.FileField(required=False)
-    files = serializers.DictField(child=serializers.CharField(), required=False)
-    options = serializers.DictField(required=False)
+    files = FormDictField(child=serializers.CharField(), required=False)
+    options = FormDictField(required=False)
     max_rejected = serializers.IntegerField(min_value=0, default=0)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

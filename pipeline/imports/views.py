@@ -19,7 +19,7 @@ from pipeline.imports.forms import ImportForm
 from pipeline.imports.importer import start_import
 from pipeline.imports.uploads import start_import_from_upload
 from pipeline.jobs.access import visible_jobs
-from pipeline.models import JobKind
+from pipeline.models import JobKind, Sample
 
 
 def import_jobs(user: Any) -> Any:
@@ -63,8 +63,18 @@ class ImportListView(AdminRequiredMixin, View):
                 form.add_error(None, str(exc))
             else:
                 messages.success(request, f"Import job #{job.pk} queued.")
+                task = form.cleaned_data["task"]
+                if not task.pool_size:
+                    messages.warning(request, no_instructions_note(task.slug))
                 return redirect("import-detail", pk=job.pk)
         return render(request, self.template_name, self.context(form), status=400)
+
+
+def no_instructions_note(slug: str) -> str:
+    return (
+        f"{slug} has no instructions yet: the imported samples get one drawn automatically as soon as its "
+        "writer adds instructions to the pool."
+    )
 
 
 class ImportDetailView(AdminRequiredMixin, DetailView):
@@ -73,6 +83,14 @@ class ImportDetailView(AdminRequiredMixin, DetailView):
 
     def get_queryset(self) -> Any:
         return import_jobs(self.request.user)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["samples_kept"] = Sample.objects.filter(import_job=self.object).count()
+        task = self.object.task
+        if task is not None and not task.instructions.exists():
+            context["instructions_note"] = no_instructions_note(task.slug)
+        return context
 
 
 class ImportReportView(AdminRequiredMixin, View):

@@ -10,6 +10,8 @@ from pipeline.models import Job
 class JobSerializer(serializers.ModelSerializer):
     percent = serializers.FloatField(read_only=True, allow_null=True)
     message = serializers.CharField(source="display_message", read_only=True, help_text="In the reader's language.")
+    warning = serializers.CharField(read_only=True)
+    display_status = serializers.CharField(read_only=True)
     created_by = serializers.StringRelatedField()
     task = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
@@ -19,6 +21,8 @@ class JobSerializer(serializers.ModelSerializer):
             "id",
             "kind",
             "status",
+            "display_status",
+            "warning",
             "queue",
             "params",
             "done",

@@ -79,11 +79,15 @@ class ParaphraseStartView(AdminRequiredMixin, View):
         return self._render(request, form, plan)
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        """Start, or with `estimate` (the Estimate button) only show the estimate. Both are POSTs, so the
+        CSRF token stays out of the URL and the server log."""
         form = StartForm(request.POST)
         if not form.is_valid():
             return self._render(request, form, None, status=400)
         data = form.cleaned_data
         plan = paraphrase_run.estimate(data["splits"], data["retry_request_failures"])
+        if "estimate" in request.POST:
+            return self._render(request, form, plan)
         if not plan.samples:
             form.add_error("splits", "Nothing to paraphrase in these splits: every sample is already done.")
             return self._render(request, form, plan, status=400)

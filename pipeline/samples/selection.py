@@ -112,3 +112,34 @@ def redraw_instructions(
             outcome.per_task[task.slug] = changed_here
         outcome.changed += changed_here
     return outcome
+
+
+def draw_missing_instructions(task_id: int, batch_size: int = 2000) -> int:
+    """Draw an instruction for the task's samples that have none (imported before its pool had any),
+    with their recorded seeds, in id-keyed batches of one bulk UPDATE each. The splits that changed go
+    back to review. Returns how many samples got an instruction."""
+    pool = list(Instruction.objects.filter(task_id=task_id).only("id"))
+    if not pool:
+        return 0
+    task = Task.objects.only("slug").get(pk=task_id)
+    done, last_id, splits = 0, 0, set()
+    while True:
+        batch = list(
+            Sample.objects.filter(task_id=task_id, instruction__isnull=True, id__gt=last_id)
+            .only("id", "split", "source_id")
+            .order_by("id")[:batch_size]
+        )
+        if not batch:
+            break
+        for sample in batch:
+            sample.instruction_seed = instruction_seed(task.slug, sample.split, sample.source_id)
+            sample.instruction = pick(pool, sample.instruction_seed)
+            splits.add(sample.split)
+        Sample.objects.bulk_update(batch, ["instruction", "instruction_seed"])
+        done += len(batch)
+        last_id = batch[-1].pk
+    if splits:
+        TaskSplit.objects.filter(task_id=task_id, split__in=splits).reopen_for_review(
+            "Instructions were drawn for samples that had none."
+        )
+    return done

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views import View
 from django.views.generic import DetailView
 
 from annotator.permissions import AdminRequiredMixin
+from pipeline.samples import removal
 from pipeline.samples.browse import filtered_samples, keyset_page
 from pipeline.samples.forms import SampleFilterForm
 
@@ -45,3 +47,21 @@ class SampleDetailView(AdminRequiredMixin, DetailView):
 
     def get_queryset(self) -> Any:
         return filtered_samples().select_related("import_job")
+
+
+class SampleDeleteView(AdminRequiredMixin, View):
+    """POST: delete a split's samples (task + split) or an import's (import_job) as a Job."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        params = {key: request.POST.get(key, "").strip() for key in ("task", "split", "import_job")}
+        if params["import_job"] and not params["import_job"].isdigit():
+            params["import_job"] = "0"
+        if params["import_job"]:
+            params["import_job"] = int(params["import_job"])
+        try:
+            job = removal.start_removal(params, request.user)
+        except removal.RemovalError as exc:
+            messages.error(request, str(exc))
+            return redirect("sample-list")
+        messages.success(request, f"Deleting {removal.describe(params)} as job #{job.pk}.")
+        return redirect("job-detail", pk=job.pk)

@@ -12,11 +12,17 @@
     const pct = job.percent === null ? 0 : job.percent;
     if (bar) bar.style.width = pct + "%";
     const box = el.querySelector(".progress");
-    if (box) box.className = "progress " + job.status;
+    const shown = job.display_status || job.status; // "warning": succeeded without doing what was asked
+    if (box) box.className = "progress " + shown;
     const set = (sel, text) => { const n = el.querySelector(sel); if (n) n.textContent = text; };
-    set("[data-field=status]", STATUS_WORDS[job.status] || job.status);
+    set("[data-field=status]", STATUS_WORDS[shown] || shown);
     const badge = el.querySelector(".badge[data-field=status]");
-    if (badge) badge.className = "badge " + job.status;
+    if (badge) badge.className = "badge " + shown;
+    const warning = el.querySelector("[data-field=warning]");
+    if (warning) {
+      warning.textContent = job.warning || "";
+      warning.hidden = !job.warning;
+    }
     set("[data-field=done]", job.done);
     set("[data-field=total]", job.total === null ? "?" : job.total);
     set("[data-field=percent]", job.percent === null ? "" : job.percent + "%");
@@ -39,4 +45,14 @@
       .catch(() => setTimeout(() => poll(el), 3000));
   }
   document.querySelectorAll("[data-job-url]").forEach(poll);
+})();
+
+// The top navigation collapses behind "Menu" on narrow screens.
+(function () {
+  const toggle = document.querySelector(".nav-toggle");
+  if (!toggle) return;
+  toggle.addEventListener("click", () => {
+    const open = toggle.closest(".topbar").classList.toggle("nav-open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
 })();

@@ -29,7 +29,9 @@
   }
 
   function renderPool(data, editing) {
-    document.getElementById("stat-count").textContent = data.count;
+    // saved instructions only; a draft shows apart until it is saved
+    const extra = data.count_with_draft > data.count ? " (+1 draft)" : "";
+    document.getElementById("stat-count").textContent = data.count + extra;
     document.getElementById("stat-tokens").textContent = fmt(data.tokens.mean);
     document.getElementById("stat-distance").textContent = fmt(data.edit_distance.mean);
     if (editing) {

@@ -1,4 +1,5 @@
-// The review page: one sample at a time, driven by the keyboard (a, r, e, j, k, ?, Esc).
+// The review page: one sample at a time, driven by the keyboard (a, r, e, u, s, j, k, ?, Esc).
+// Nothing is final until the reviewer submits (s); u takes back the last decision until then.
 // Without JavaScript every sample shows with plain forms; with it, decisions go by fetch and the
 // page moves to the next undecided sample.
 (function () {
@@ -61,6 +62,21 @@
       : " · " + problems + " of " + check.records + " records have problems");
   }
 
+  function renderFixes(fixes) {
+    const box = document.getElementById("loadcheck-fixes");
+    if (!box) return;
+    const list = box.querySelector("ul");
+    list.innerHTML = "";
+    (fixes || []).forEach((fix) => {
+      const li = document.createElement("li");
+      const strong = document.createElement("strong");
+      strong.textContent = fix.problem;
+      li.append(strong, " (sample " + fix.samples.join(", ") + "): " + fix.who);
+      list.append(li);
+    });
+    box.hidden = !(fixes && fixes.length);
+  }
+
   function apply(el, data) {
     const item = data.item;
     el.dataset.verdict = item.verdict;
@@ -73,9 +89,51 @@
     document.getElementById("progress-text").textContent = data.decided + "/" + data.total;
     document.getElementById("progress-bar").style.width = Math.round((100 * data.decided) / data.total) + "%";
     renderLoadCheck(data.load_check);
+    renderFixes(data.fixes);
     const count = el.querySelector("[data-field=audit-count]");
     if (count) count.textContent = Number(count.textContent) + 1;
+    const note = el.querySelector("[data-field=note]");
+    if (note && item.verdict === "pending") note.remove();
     if (data.review_status !== "open") window.location.reload();
+    const panel = document.getElementById("submit-panel");
+    if (panel) panel.hidden = data.decided !== data.total;
+  }
+
+  async function undo() {
+    const form = root.querySelector(".undo-form");
+    if (!form || form.dataset.busy) return;
+    form.dataset.busy = "1";
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      });
+      const data = await response.json().catch(() => ({ error: "The server answered " + response.status }));
+      if (!response.ok) {
+        flash(data.error || "That did not work.");
+        return;
+      }
+      const el = items[data.item.position];
+      apply(el, data);
+      show(data.item.position);
+      flash("Undone: sample " + (data.item.position + 1) + " is undecided again.");
+    } catch (error) {
+      flash("No answer from the server; nothing was undone.");
+    } finally {
+      delete form.dataset.busy;
+    }
+  }
+
+  function submitReview() {
+    const panel = document.getElementById("submit-panel");
+    if (!panel || panel.hidden) {
+      flash("Decide every sample first; then s submits the review.");
+      return;
+    }
+    const form = panel.querySelector("form");
+    if (form.reportValidity()) form.submit();
   }
 
   async function send(form) {
@@ -136,11 +194,13 @@
     approve: () => canAct && submit(items[current].querySelector(".approve-form"), true),
     reject: () => canAct && openPanel(".reject-panel", ".reject-form"),
     edit: () => canAct && openPanel(".edit-panel", "textarea[name=outputs]"),
+    undo: () => canAct && undo(),
+    submit: () => canAct && submitReview(),
     next: () => show(current + 1),
     prev: () => show(current - 1),
     help: () => (help.hidden = !help.hidden),
   };
-  const keys = { a: "approve", r: "reject", e: "edit", j: "next", k: "prev", "?": "help" };
+  const keys = { a: "approve", r: "reject", e: "edit", u: "undo", s: "submit", j: "next", k: "prev", "?": "help" };
 
   document.addEventListener("keydown", (event) => {
     if (event.altKey || (event.ctrlKey && event.key !== "Enter") || event.metaKey) return;
@@ -173,7 +233,7 @@
       }
       return;
     }
-    if (["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) return;
+    if (["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName) && target.type !== "radio") return;
     const name = keys[event.key];
     if (name) {
       event.preventDefault();
@@ -183,7 +243,7 @@
 
   root.addEventListener("click", (event) => {
     const trigger = event.target.closest("[data-action]");
-    if (trigger && ["approve", "reject", "edit", "help"].includes(trigger.dataset.action)) {
+    if (trigger && ["approve", "reject", "edit", "undo", "help"].includes(trigger.dataset.action)) {
       event.preventDefault();
       actions[trigger.dataset.action]();
       return;
@@ -195,8 +255,11 @@
     }
   });
   root.addEventListener("submit", (event) => {
+    const form = event.target;
+    // the submit, re-check and next-split forms are plain posts; decisions go by fetch
+    if (!form.closest(".review-item")) return;
     event.preventDefault();
-    submit(event.target, true);
+    submit(form, true);
   });
   help.addEventListener("click", (event) => {
     if (event.target === help) help.hidden = true;

@@ -153,8 +153,8 @@ def test_live_stats_endpoint(client, task, annotator):
     InstructionFactory(task=task, text="a b c", position=1)
     client.force_login(annotator)
     data = client.get(reverse("pool-live-stats", args=[task.slug]), {"draft": "x b c"}).json()
-    # pool with the draft: "a b", "a b c", "x b c" → tokens 2, 3, 3; distances 2, 3, 1
-    assert data["count"] == 3
+    # pool with the draft: "a b", "a b c", "x b c" → tokens 2, 3, 3; distances 2, 3, 1; two are saved
+    assert data["count"] == 2 and data["count_with_draft"] == 3
     assert data["tokens"]["mean"] == round(8 / 3, 2)
     assert data["edit_distance"] == {"n": 3, "mean": 2.0, "sd": 1.0}
     assert data["draft"]["tokens"] == 3

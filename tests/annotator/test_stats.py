@@ -85,8 +85,8 @@ def test_tokens_are_words_or_characters_by_language():
 def test_live_stats_with_a_draft_and_its_warnings():
     pool = [PoolEntry(1, "Describe the image.", 11), PoolEntry(2, "What is shown here?", 12)]
     live = stats.live_stats(pool, "en", draft="Describe the image!")
-    # the pool as it would be: tokens 3, 4, 3
-    assert live["count"] == 3
+    # the pool as it would be: tokens 3, 4, 3; the count is what is saved
+    assert live["count"] == 2 and live["count_with_draft"] == 3
     assert close(live["tokens"]["mean"], round(10 / 3, 2))
     assert live["draft"]["tokens"] == 3
     near = [w for w in live["draft"]["warnings"] if w["kind"] == "near-duplicate"]
@@ -100,10 +100,19 @@ def test_editing_replaces_the_instruction_in_the_pool_stats():
     pool = [PoolEntry(1, "ab", 1), PoolEntry(2, "abcd", 2)]
     live = stats.live_stats(pool, "en", draft="abc", editing=1)
     # pool becomes "abc", "abcd": one pair at distance 1
-    assert live["count"] == 2
+    assert live["count"] == 2 and live["count_with_draft"] == 2
     assert live["edit_distance"] == {"n": 1, "mean": 1.0, "sd": None}
     # compared with the others only ("abcd": 3/4 similar, under the threshold), not with its own old text
     assert live["draft"]["warnings"] == []
+
+
+def test_live_count_is_what_is_saved_and_a_duplicate_draft_counts_nowhere():
+    """Issue 15, item 19: a draft (even a duplicate) was counted as an instruction while the title said 0/10."""
+    assert stats.live_stats([], "en", draft="Describe the image.")["count"] == 0
+    pool = [PoolEntry(1, "Describe the image.", 11)]
+    live = stats.live_stats(pool, "en", draft="describe  the image.")
+    assert [w["kind"] for w in live["draft"]["warnings"]] == ["duplicate"]
+    assert live["count"] == 1 and live["count_with_draft"] == 1 and live["tokens"]["n"] == 1
 
 
 def test_chinese_task_warns_about_a_non_chinese_instruction():

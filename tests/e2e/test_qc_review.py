@@ -68,8 +68,25 @@ def test_reviewer_reviews_a_split_with_the_keyboard_and_it_is_approved(page):
     shot(page, "review-nine")
 
     page.keyboard.press("a")
+    page.wait_for_function("document.getElementById('progress-text').textContent === '10/10'")
+    page.wait_for_selector("#submit-panel:not([hidden])")
+    split.refresh_from_db()
+    assert split.qc_status == QCStatus.IN_REVIEW  # the tenth `a` is not final: submit is a step of its own
+
+    # u takes back the last decision; deciding again and s submits
+    page.keyboard.press("u")
+    page.wait_for_function("document.getElementById('progress-text').textContent === '9/10'")
+    assert page.locator("#submit-panel").is_hidden()
+    assert page.locator(".review-item.current .counter").inner_text() == "Sample 10 of 10"
+    assert review.items.get(position=9).verdict == "pending"
+    page.keyboard.press("a")
+    page.wait_for_selector("#submit-panel:not([hidden])")
+    shot(page, "review-submit")
+    page.keyboard.press("s")
     page.wait_for_selector("#review-outcome")
     assert "approved for export" in page.locator("#review-outcome").inner_text()
+    summary = page.locator("#review-summary").inner_text()
+    assert "9 approved · 1 corrected · 0 rejected" in summary and "Nothing else waits for you" in summary
     shot(page, "review-approved")
 
     split.refresh_from_db()
@@ -77,7 +94,8 @@ def test_reviewer_reviews_a_split_with_the_keyboard_and_it_is_approved(page):
     sample = Sample.objects.get(pk=corrected_sample)
     assert sample.outputs == "The square is dark red." and sample.qc_state == SampleQCState.CORRECTED
     assert SampleRevision.objects.get(sample=sample).after == {"outputs": "The square is dark red."}
-    assert AuditEvent.objects.filter(review=review, action=AuditAction.APPROVE).count() == 9
+    assert AuditEvent.objects.filter(review=review, action=AuditAction.APPROVE).count() == 10  # one undone
+    assert AuditEvent.objects.filter(review=review, action=AuditAction.UNDO).count() == 1
     assert AuditEvent.objects.filter(review=review, action=AuditAction.SPLIT_APPROVED).count() == 1
 
 
@@ -105,6 +123,13 @@ def test_reviewer_rejects_with_tags_by_keyboard(page):
     shot(page, "review-reject")
     page.keyboard.press("Enter")
     page.wait_for_function("document.getElementById('progress-text').textContent === '1/3'")
+    # a rejection without a comment is refused and says why
+    page.keyboard.press("r")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#flash:not([hidden])")
+    assert "needs a comment" in page.locator("#flash").inner_text()
+    assert page.locator("#progress-text").inner_text() == "1/3"
     item = Review.objects.get(task_split=s.split).items.get(position=0)
     assert item.verdict == "rejected" and item.problems == ["image", "outputs"]
     assert item.comment == "Answer does not match the <b>image</b>"

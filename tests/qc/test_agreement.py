@@ -59,11 +59,11 @@ def test_dashboard_shows_agreement_between_two_reviewers():
     for item in first_items[:8]:
         review.decide(item, s.reviewer, Verdict.APPROVED)
     review.correct(first_items[8], s.reviewer, outputs="fixed answer")
-    review.decide(first_items[9], s.reviewer, Verdict.REJECTED, problems=["image"])
+    review.decide(first_items[9], s.reviewer, Verdict.REJECTED, problems=["image"], comment="blurred")
     for item in second_items[:7]:
         review.decide(item, other, Verdict.APPROVED)
     for item in second_items[7:9]:
-        review.decide(item, other, Verdict.REJECTED, problems=["outputs"])
+        review.decide(item, other, Verdict.REJECTED, problems=["outputs"], comment="short")
     review.decide(second_items[9], other, Verdict.APPROVED)
     # labels ok/problem: A = ok*8, problem*2; B = ok*7, problem, problem, ok.
     # agree on 0-6 (ok) and 8 (problem) = 8/10; p_e = 0.8*0.8 + 0.2*0.2 = 0.68

@@ -96,7 +96,7 @@ def test_rejection_sends_back_with_notes_and_rereview_draws_new_samples():
 def test_rereview_of_a_small_split_tops_up_with_samples_seen_before():
     s = make_split(12)
     first = review.start_review(s.split, s.reviewer)
-    review.decide(first.items.first(), s.reviewer, Verdict.REJECTED, problems=["format"])
+    review.decide(first.items.first(), s.reviewer, Verdict.REJECTED, problems=["format"], comment="bad")
     approve_all(first, s.reviewer, skip=1)
     second = review.start_review(s.split, s.reviewer)
     fresh = {x.pk for x in s.samples} - set(first.sample_ids)
@@ -105,14 +105,16 @@ def test_rereview_of_a_small_split_tops_up_with_samples_seen_before():
     assert len(set(second.sample_ids) & set(first.sample_ids)) == 8
 
 
-def test_rejection_needs_a_tag_or_comment_and_known_tags():
+def test_rejection_needs_a_comment_and_known_tags():
     s = make_split(10)
     rev = review.start_review(s.split, s.reviewer)
     item = rev.items.first()
-    with pytest.raises(review.ReviewError, match="tag or a comment"):
+    with pytest.raises(review.ReviewError, match="needs a comment"):
         review.decide(item, s.reviewer, Verdict.REJECTED)
+    with pytest.raises(review.ReviewError, match="needs a comment"):  # tags alone do not say what is wrong
+        review.decide(item, s.reviewer, Verdict.REJECTED, problems=["outputs"])
     with pytest.raises(review.ReviewError, match="Unknown problem tag"):
-        review.decide(item, s.reviewer, Verdict.REJECTED, problems=["colour"])
+        review.decide(item, s.reviewer, Verdict.REJECTED, problems=["colour"], comment="x")
     item.refresh_from_db()
     assert item.verdict == Verdict.PENDING
 

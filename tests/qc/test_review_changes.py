@@ -8,7 +8,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from annotator.models import QCStatus, TaskSplit
-from home.dashboard import splits_to_review
+from home.dashboard import review_work
 from pipeline.models import Sample
 from qc import review
 from qc.access import waiting_splits
@@ -37,11 +37,14 @@ def _all_decided_with_a_failing_load_check() -> tuple[object, Review]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_running_the_load_check_again_on_the_web_approves_the_fixed_split(client):
+def test_running_the_load_check_again_on_the_web_then_submitting_approves_the_fixed_split(client):
     s, rev = _all_decided_with_a_failing_load_check()
     client.force_login(s.reviewer)
     response = client.post(reverse("review-load-check", args=[rev.pk]))
     assert response.status_code == 302
+    rev.refresh_from_db()
+    assert rev.load_check["ok"] and rev.status == ReviewStatus.OPEN  # the page's re-check only checks
+    assert client.post(reverse("review-submit", args=[rev.pk])).status_code == 302
     rev.refresh_from_db()
     s.split.refresh_from_db()
     assert rev.status == ReviewStatus.APPROVED and s.split.qc_status == QCStatus.APPROVED
@@ -174,9 +177,10 @@ def test_home_page_and_qc_queue_share_one_queue_including_rejected_splits(client
     TaskSplit.objects.filter(pk=approved.split.pk).update(qc_status=QCStatus.APPROVED)
     open_review = review.start_review(reviewing.split, reviewer)
 
-    home, empty = splits_to_review(reviewer)
-    assert [(row.split.task.slug, row.samples) for row in home] == [("aaa", 3), ("bbb", 4), ("ccc", 12)]
-    assert empty == 4 * 2  # each task's val and test splits have no samples
+    home = review_work(reviewer)
+    assert [(split.task.slug, split.sample_count) for split in home.waiting] == [("aaa", 3), ("bbb", 4)]
+    assert home.in_progress == [open_review] and home.count == 3
+    assert home.without_samples == 4 * 2  # each task's val and test splits have no samples
     assert list(waiting_splits(reviewer)) == [pending.split, rejected.split]  # ccc is under way
     client.force_login(reviewer)
     context = client.get(reverse("review-queue")).context

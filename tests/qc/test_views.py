@@ -82,7 +82,7 @@ def test_reviewer_decides_through_the_page_form_and_json(client, two_reviews):
         {"verdict": "rejected"},
         headers={"Accept": "application/json"},
     )
-    assert response.status_code == 400 and "tag or a comment" in response.json()["error"]
+    assert response.status_code == 400 and "needs a comment" in response.json()["error"]
     response = client.post(
         reverse("review-item-decide", args=[items[1].pk]),
         {"verdict": "corrected", "inputs": items[1].sample.inputs, "outputs": "A red square.", "comment": "sentence"},
@@ -288,7 +288,7 @@ def test_review_page_query_count_does_not_grow(client, django_assert_num_queries
     add_frames(big, 8)
     rev_big = review.start_review(big.split, big.reviewer)
     items = list(rev_big.items.order_by("position"))
-    review.decide(items[0], big.reviewer, Verdict.REJECTED, problems=["image"])
+    review.decide(items[0], big.reviewer, Verdict.REJECTED, problems=["image"], comment="dark")
     review.correct(items[1], big.reviewer, outputs="changed")
     assert AuditEvent.objects.filter(review=rev_big).count() > AuditEvent.objects.filter(review=rev_small).count()
     with django_assert_num_queries(expected):
@@ -310,7 +310,7 @@ def test_dashboard_query_count_does_not_grow(client, django_assert_num_queries):
         rev = review.start_review(s.split, s.reviewer)
         review.request_second_review(s.split, admin, ReviewerFactory())
         for item in rev.items.all():
-            review.decide(item, s.reviewer, Verdict.REJECTED, problems=["outputs"])
+            review.decide(item, s.reviewer, Verdict.REJECTED, problems=["outputs"], comment="short")
         review.start_review(s.split, s.reviewer)
     with django_assert_num_queries(expected):
         response = client.get(reverse("qc-dashboard"))

@@ -161,7 +161,14 @@ class SourceFiles:
     def file(self, role: str) -> Path:
         path = self.path(role)
         if not path.is_file():
-            raise ImportInputError(f"{role} file {self.files[role]!r} does not exist in the import folder")
+            found = record_files_in(self.root)
+            listing = (
+                f"; record files there: {', '.join(found)}" if found else "; the folder has no JSON/JSONL/CSV file"
+            )
+            raise ImportInputError(
+                f"{role} file {self.files[role]!r} does not exist in the import folder{listing} "
+                f"(name one with {role}=<file>)"
+            )
         return path
 
     def folder(self, role: str) -> Path:
@@ -198,6 +205,20 @@ class FileSpec:
     default: str
     help: str
     required: bool = True
+    # A glob for the dataset's official file names (e.g. "*_questions.json"): used when the default name is
+    # absent and exactly one file of the folder matches.
+    find: str = ""
+
+
+def record_files_in(root: Path, limit: int = 20) -> list[str]:
+    """The JSON/JSONL/CSV files at the top of an import folder, for messages."""
+    try:
+        names = sorted(
+            p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in (".json", ".jsonl", ".csv")
+        )
+    except OSError:
+        return []
+    return names[:limit] + ([f"… {len(names) - limit} more"] if len(names) > limit else [])
 
 
 OPTION_KINDS = ("str", "int", "bool", "json")
@@ -290,6 +311,11 @@ class Adapter:
             raise ImportInputError(f"unknown file role(s) for {self.name}: {', '.join(unknown)}")
         files = {spec.role: given.get(spec.role, spec.default) for spec in self.files}
         source = SourceFiles(root=root, files={k: v for k, v in files.items() if v})
+        for spec in self.files:
+            if spec.find and spec.role not in given and not _exists(source, spec.role):
+                matches = sorted(p.name for p in root.glob(spec.find) if p.is_file())
+                if len(matches) == 1:
+                    source.files[spec.role] = matches[0]
         for spec in self.files:
             if not spec.required and spec.role not in given and not _exists(source, spec.role):
                 source.files.pop(spec.role, None)

@@ -116,8 +116,16 @@ class VQAv2Adapter(Adapter):
         "answers becomes the output (ties: multiple_choice_answer); all answers are kept in meta."
     )
     files = (
-        FileSpec("questions", "json", "questions.json", "v2_OpenEnded_mscoco_<subset>_questions.json"),
-        FileSpec("annotations", "json", "annotations.json", "v2_mscoco_<subset>_annotations.json"),
+        FileSpec(
+            "questions",
+            "json",
+            "questions.json",
+            "v2_OpenEnded_mscoco_<subset>_questions.json",
+            find="*_questions.json",
+        ),
+        FileSpec(
+            "annotations", "json", "annotations.json", "v2_mscoco_<subset>_annotations.json", find="*_annotations.json"
+        ),
         FileSpec("images", "folder", "images", "folder of COCO images, found by the image id in the file name"),
         FileSpec(
             "captions",
@@ -194,8 +202,12 @@ class OKVQAAdapter(VQAv2Adapter):
         "most common answer as output, all answers in meta."
     )
     files = (
-        FileSpec("questions", "json", "questions.json", "OpenEnded_mscoco_<subset>_questions.json"),
-        FileSpec("annotations", "json", "annotations.json", "mscoco_<subset>_annotations.json"),
+        FileSpec(
+            "questions", "json", "questions.json", "OpenEnded_mscoco_<subset>_questions.json", find="*_questions.json"
+        ),
+        FileSpec(
+            "annotations", "json", "annotations.json", "mscoco_<subset>_annotations.json", find="*_annotations.json"
+        ),
         FileSpec("images", "folder", "images", "folder of COCO images, found by the image id in the file name"),
         VQAv2Adapter.files[3],
     )

@@ -9,7 +9,7 @@ import stat
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from annotator import roles
 from annotator.models import Task
@@ -33,7 +33,7 @@ def test_seed_demo_builds_the_demo_project_and_follows_its_jobs(eager_jobs, sett
     assert stat.S_IMODE((tmp_path / "demo-logins.json").stat().st_mode) == 0o600
     for username, password in logins.items():
         assert f"{username:<11} {password}" in out
-        assert Client().login(username=username, password=password), username
+        assert Client().login(request=RequestFactory().post("/login/"), username=username, password=password), username
     User = get_user_model()
     assert roles.roles_of(User.objects.get(username="admin")) == ["admin"]
     assert roles.roles_of(User.objects.get(username="reviewer")) == ["reviewer"]

@@ -63,12 +63,12 @@ def test_only_admins_reach_exports_everyone_else_gets_404(client, finished_expor
     assert Export.objects.count() == 1 and exports.export_dir(finished_export).is_dir()
 
 
-def test_anonymous_users_go_to_login_on_pages_and_get_404_from_the_api(client, finished_export):
+def test_anonymous_users_go_to_login_on_pages_and_get_403_from_the_api(client, finished_export):
     for method, url in web_urls(finished_export):
         response = getattr(client, method)(url)
         assert response.status_code == 302 and response["Location"].startswith(reverse("login")), url
-    for method, url in api_urls(finished_export):
-        assert getattr(client, method)(url).status_code == 404, url
+    for method, url in api_urls(finished_export):  # 403 like every API endpoint (issue 15: was 404)
+        assert getattr(client, method)(url).status_code == 403, url
     assert Export.objects.count() == 1
 
 

@@ -280,8 +280,8 @@ def test_api_starts_imports_and_lists_samples(client, import_root, tasks, eager_
     adapters = client.get("/api/imports/adapters/").json()
     assert {a["name"] for a in adapters} >= {"vqa-v2", "video-qa", "generic"}
     assert [j["id"] for j in client.get("/api/imports/").json()["results"]] == sorted(
-        Job.objects.values_list("id", flat=True)
-    )
+        Job.objects.values_list("id", flat=True), reverse=True
+    )  # newest first, like the import page
 
 
 def _patched_zip(data: bytes, *, flags: int = 0, method: int | None = None) -> bytes:

@@ -61,7 +61,8 @@ def test_pages_are_for_admins_only(client, job_and_sample, name):
 
 def test_api_is_for_admins_only(client):
     url = reverse("api-paraphrase-start")
-    assert client.post(url, {"splits": ["x/train"]}, content_type="application/json").status_code == 404
+    # anonymous: 403 like every API endpoint; a signed-in non-admin: 404
+    assert client.post(url, {"splits": ["x/train"]}, content_type="application/json").status_code == 403
     client.force_login(AnnotatorFactory())
     assert client.post(url, {"splits": ["x/train"]}, content_type="application/json").status_code == 404
     assert not Job.objects.exists()
@@ -84,6 +85,20 @@ def test_start_page_shows_pending_splits_estimate_and_the_no_key_warning(client,
     settings.OPENAI_API_KEY = "k"
     page = client.get(reverse("paraphrase-start"), {"splits": ["vqa-a/train", "vqa-b/val"]}).content.decode()
     assert 'data-field="samples">3<' in page and "No API key is configured" not in page
+
+
+def test_estimate_is_a_post_form_that_keeps_the_csrf_token_out_of_the_url(client, settings):
+    """Issue 15, item 18: the Estimate form was a GET form carrying the CSRF token into the URL and the log."""
+    settings.OPENAI_API_KEY = "k"
+    _samples("vqa-post", [("What is it?", "kite")])
+    client.force_login(AdminFactory())
+    page = client.get(reverse("paraphrase-start")).content.decode()
+    form = page[page.index('<form method="post" action="/paraphrase/" id="paraphrase-form">') :]
+    form = form[: form.index("</form>")]
+    assert 'name="estimate"' in form and 'name="start"' in form and "csrfmiddlewaretoken" in form
+    estimate = client.post(reverse("paraphrase-start"), {"splits": ["vqa-post/train"], "estimate": "1"})
+    assert estimate.status_code == 200 and 'data-field="samples">1<' in estimate.content.decode()
+    assert not Job.objects.exists()  # estimating starts nothing
 
 
 def test_start_creates_the_job_with_budget_and_bad_input_is_refused(client, settings):
