@@ -558,7 +558,7 @@ def undo_last(review: Review, user: Any) -> ReviewItem:
     item.decided_at = None
     item.save()
     if item.review.is_primary:
-        Sample.objects.filter(pk=item.sample_id).update(qc_state=SampleQCState.UNCHECKED)
+        counts.set_states(Sample.objects.filter(pk=item.sample_id), qc_state=SampleQCState.UNCHECKED)
     audit(
         item.review.task_split_id,
         AuditAction.UNDO,

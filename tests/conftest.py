@@ -23,6 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
+def _interface_language_reset() -> Iterator[None]:
+    """A request in Chinese activates it for the thread (LocaleMiddleware); the next test starts in English."""
+    yield
+    from django.utils import translation
+
+    translation.activate("en")
+
+
+@pytest.fixture(autouse=True)
 def _media_in_tmp(settings: object, tmp_path_factory: pytest.TempPathFactory) -> None:
     settings.MEDIA_ROOT = str(tmp_path_factory.getbasetemp() / "media")
     settings.EXPORT_ROOT = tmp_path_factory.getbasetemp() / "exports"

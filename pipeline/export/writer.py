@@ -49,7 +49,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max, Q, Sum
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from annotator.models import Group, Instruction, QCStatus, Split, Task, TaskSplit
 from annotator.stats import Item, instruction_report
@@ -177,6 +177,7 @@ def tasks_with_approved_split() -> Any:
     return Task.objects.filter(splits__qc_status=QCStatus.APPROVED).distinct()
 
 
+@translation.override("en")  # reasons are stored and written into the card: always English
 def plan_export(task_slugs: list[str] | None = None, splits: list[str] | None = None) -> Plan:
     """Resolve a request into approved splits to write, and the asked-for rest with reasons.
 
@@ -538,6 +539,7 @@ def digest_of(files: list[dict[str, Any]]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+@translation.override("en")  # the dataset card and manifest are English, whoever started the export
 def run_export(export: Export, progress: Progress) -> dict[str, Any]:
     """The export job's body: write, checksum, publish. Safe to run again after a killed worker."""
     params = export.job.params or {}

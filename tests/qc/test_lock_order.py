@@ -17,6 +17,7 @@ from annotator.models import QCStatus
 from pipeline.jobs.runner import Progress
 from pipeline.models import Job, JobKind, JobStatus, ParaphraseState, Sample, SampleQCState
 from pipeline.paraphrase import runner
+from pipeline.samples import counts
 from qc import review
 from qc.models import Verdict
 from tests.qc.conftest import make_split
@@ -37,7 +38,7 @@ def test_a_paraphrase_write_and_a_qc_decision_on_the_same_sample_do_not_deadlock
     s = make_split(12)
     rev = review.start_review(s.split, s.reviewer)
     item = rev.items.order_by("position").first()
-    Sample.objects.filter(pk=item.sample_id).update(paraphrase_state=ParaphraseState.PENDING)
+    counts.set_states(Sample.objects.filter(pk=item.sample_id), paraphrase_state=ParaphraseState.PENDING)
     parent = Job.objects.create(kind=JobKind.PARAPHRASE, task_name="x", status=JobStatus.RUNNING, attempts=1)
 
     holds_split = threading.Event()

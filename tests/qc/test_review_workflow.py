@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from annotator.models import QCStatus
 from pipeline.models import ParaphraseState, Sample, SampleQCState
+from pipeline.samples import counts
 from qc import review
 from qc.models import AuditAction, AuditEvent, Review, ReviewStatus, SampleRevision, ShortAnswers, Verdict
 from tests.qc.conftest import make_split
@@ -66,7 +67,8 @@ def test_failing_load_check_says_what_is_wrong_who_fixes_it_and_offers_a_recheck
 def test_unparaphrased_split_shows_the_count_and_approval_needs_a_recorded_choice(client):
     s = make_split(12)
     waiting = [x.pk for x in s.samples[:7]]
-    Sample.objects.filter(pk__in=waiting).update(paraphrase_state=ParaphraseState.PENDING, outputs="pink")
+    counts.set_states(Sample.objects.filter(pk__in=waiting), paraphrase_state=ParaphraseState.PENDING)  # + counters
+    Sample.objects.filter(pk__in=waiting).update(outputs="pink")
     client.force_login(s.reviewer)
     queue = client.get(reverse("review-queue")).content.decode()
     assert "7 wait for paraphrasing" in queue
@@ -98,7 +100,7 @@ def test_unparaphrased_split_shows_the_count_and_approval_needs_a_recorded_choic
 
 def test_api_decisions_do_not_approve_unparaphrased_split_until_the_choice_is_sent():
     s = make_split(10)
-    Sample.objects.filter(pk=s.samples[0].pk).update(paraphrase_state=ParaphraseState.FAILED)
+    counts.set_states(Sample.objects.filter(pk=s.samples[0].pk), paraphrase_state=ParaphraseState.FAILED)
     rev = review.start_review(s.split, s.reviewer)
     api = APIClient()
     api.force_authenticate(s.reviewer)

@@ -137,7 +137,7 @@ def test_qc_decisions_and_corrections_keep_counters():
     rev = review.start_review(s.split, s.reviewer)
     items = list(rev.items.order_by("position"))
     review.decide(items[0], s.reviewer, Verdict.APPROVED)
-    review.decide(items[1], s.reviewer, Verdict.REJECTED, problems=["outputs"])
+    review.decide(items[1], s.reviewer, Verdict.REJECTED, problems=["outputs"], comment="The answer is wrong.")
     review.decide(items[1], s.reviewer, Verdict.APPROVED)  # changed their mind
     review.correct(items[2], s.reviewer, outputs="The square is red.")
     s.split.refresh_from_db()
